@@ -1,0 +1,37 @@
+# The two commands of the quick start:
+#   make lab    set up, then open the course in JupyterLab
+#   make test   set up, then run every test (library, notebooks, grading)
+# Both create the virtual environment .venv on first use.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(abspath $(VENV))/bin
+# nbgrader calls the `alembic` executable: the venv's bin must be on PATH.
+export PATH := $(BIN):$(PATH)
+export MPLBACKEND := Agg
+
+.PHONY: lab test venv release bench clean
+
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[course,test]"
+	touch $@
+
+lab: venv
+	$(BIN)/jupyter lab --notebook-dir=course
+
+test: venv
+	$(BIN)/python -m pytest -n 2 --cov=lessonlib --cov-report=term tests
+	$(BIN)/python -m pytest -n 2 --nbval solutions --nbval-current-env -p no:cacheprovider
+
+release: venv
+	$(BIN)/lessonlib release
+
+bench: venv
+	$(BIN)/python benchmarks/run.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .hypothesis .coverage htmlcov

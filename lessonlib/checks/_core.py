@@ -1,0 +1,265 @@
+"""The machinery every check is built from.
+
+A check runs the student's function and lessonlib's reference on the same
+cases and, when they disagree, says *why* in a sentence a student
+understands. The "why" comes from diagnoses: known-wrong variants of the
+reference (the flipped kernel, the forgotten padding, the missing max
+subtraction ...). When the student's output matches one of them, the
+message names that mistake.
+
+A failed check raises :class:`CheckFailed` (an ``AssertionError``), which
+is what nbgrader counts as a failed test cell.
+
+The NumPy functions used to compare are bound here at import time, so a
+notebook that later rebinds ``np.allclose`` does not change a verdict.
+"""
+
+from __future__ import annotations
+
+import copy
+import traceback
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import numpy as np
+
+from .._validation import tolerances
+
+__all__ = ["CheckFailed", "Case", "Diagnosis", "run_cases", "compare", "passed"]
+
+# Bound once: a student rebinding np.allclose & co. does not change verdicts.
+_isclose = np.isclose
+_asarray = np.asarray
+_abs = np.abs
+_isnan = np.isnan
+_isfinite = np.isfinite
+_array_equal = np.array_equal
+_ndarray = np.ndarray
+
+
+class CheckFailed(AssertionError):
+    """A check found a difference; the message says what and the likely cause."""
+
+
+@dataclass
+class Case:
+    """One input to try: positional args, keyword args and a description.
+
+    ``description`` is shown to the student when the case fails, e.g.
+    ``"x of shape (1, 1, 5, 5), 3x3 kernel, stride 2, padding 1"``.
+    """
+
+    args: tuple
+    kwargs: dict = field(default_factory=dict)
+    description: str = ""
+
+
+@dataclass
+class Diagnosis:
+    """A known mistake: a function computing the wrong answer, and what to say.
+
+    ``wrong(*args, **kwargs)`` returns what a buggy implementation returns
+    for the same case; if the student's output equals it, ``message`` is
+    the explanation shown.
+    """
+
+    wrong: Callable[..., Any]
+    message: str
+
+
+def _describe_value(v):
+    if isinstance(v, _ndarray):
+        return f"array of shape {v.shape}, dtype {v.dtype}"
+    return f"{type(v).__name__} {v!r}"
+
+
+def _close(a, b, rtol, atol):
+    try:
+        a = _asarray(a, dtype=float)
+        b = _asarray(b, dtype=float)
+    except (TypeError, ValueError):
+        return False
+    if a.shape != b.shape:
+        return False
+    return bool(_isclose(a, b, rtol=rtol, atol=atol, equal_nan=False).all())
+
+
+def compare(name, got, expected, case, diagnoses=(), shape_hint=None, rtol=None, atol=None):
+    """Compare one output with the expected one; raise CheckFailed if they differ.
+
+    Parameters
+    ----------
+    name : str
+        What is compared, e.g. ``"conv2d(x, weight)"`` or ``"dx"``.
+    got, expected : ndarray or scalar
+        The student's and the reference's outputs.
+    case : Case
+        The inputs, to describe and to re-run diagnoses on.
+    diagnoses : sequence of Diagnosis
+        Known mistakes to recognise.
+    shape_hint : callable, optional
+        ``shape_hint(got_shape, expected_shape, case) -> str`` says which
+        hyper-parameter a wrong shape points to.
+    """
+    exp = _asarray(expected)
+    if rtol is None or atol is None:
+        r, a = tolerances(exp.dtype if exp.dtype.kind == "f" else np.float64)
+        rtol = r if rtol is None else rtol
+        atol = a if atol is None else atol
+    where = f" for {case.description}" if case.description else ""
+    if got is None:
+        raise CheckFailed(
+            f"{name} returned None{where}. Did you forget the `return` statement?"
+        )
+    if exp.ndim > 0 and not isinstance(got, (_ndarray, list, tuple, float, int, np.number)):
+        raise CheckFailed(
+            f"{name} returned {_describe_value(got)}{where}; expected an array of "
+            f"shape {exp.shape}."
+        )
+    try:
+        g = _asarray(got, dtype=float)
+    except (TypeError, ValueError):
+        raise CheckFailed(
+            f"{name} returned {_describe_value(got)}{where}, which is not a number "
+            f"or an array of numbers."
+        ) from None
+    if g.shape != exp.shape:
+        hint = shape_hint(g.shape, exp.shape, case) if shape_hint else ""
+        raise CheckFailed(
+            f"{name} has shape {g.shape}{where}, expected {exp.shape}."
+            + (f" {hint}" if hint else "")
+        )
+    if _close(g, exp, rtol, atol):
+        return
+    if not _isfinite(g).all() and _isfinite(exp).all():
+        n_bad = int(g.size - _isfinite(g).sum())
+        msg = f"{name} contains {n_bad} nan/inf value(s){where}; the expected output is finite."
+        for d in diagnoses:
+            if d.message and "overflow" in d.message.lower():
+                msg += " " + d.message
+                break
+        raise CheckFailed(msg)
+    for d in diagnoses:
+        try:
+            wrong = d.wrong(*copy.deepcopy(case.args), **copy.deepcopy(case.kwargs))
+        except Exception:  # a diagnosis that does not apply to this case
+            continue
+        if _close(g, wrong, rtol, atol):
+            raise CheckFailed(f"{name} is wrong{where}. {d.message}")
+    diff = _abs(g - exp)
+    idx = np.unravel_index(int(np.argmax(diff)), diff.shape) if diff.ndim else ()
+    n_wrong = int((~_isclose(g, exp, rtol=rtol, atol=atol)).sum())
+    at = f" at index {tuple(int(i) for i in idx)}" if idx else ""
+    raise CheckFailed(
+        f"{name} is wrong{where}: {n_wrong} of {exp.size} value(s) differ; the largest "
+        f"difference is{at}: got {float(g[idx]) if idx else float(g):.6g}, expected "
+        f"{float(exp[idx]) if idx else float(exp):.6g}."
+    )
+
+
+def _is_reference(fn):
+    """True if ``fn`` is lessonlib's own implementation, not the student's."""
+    mod = getattr(fn, "__module__", "") or ""
+    return mod == "lessonlib" or mod.startswith("lessonlib.")
+
+
+def call_student(fn, name, case):
+    """Call ``fn`` on copies of the case's inputs; turn crashes into CheckFailed.
+
+    Also fails if the function modified its input arrays in place.
+    """
+    args = copy.deepcopy(case.args)
+    kwargs = copy.deepcopy(case.kwargs)
+    where = f" for {case.description}" if case.description else ""
+    try:
+        out = fn(*args, **kwargs)
+    except NotImplementedError:
+        raise CheckFailed(
+            f"{name} is not implemented yet: replace `raise NotImplementedError()` "
+            f"with your code."
+        ) from None
+    except CheckFailed:
+        raise
+    except Exception as exc:  # the student's bug, reported with its last frame
+        tb = traceback.extract_tb(exc.__traceback__)
+        line = f" (line {tb[-1].lineno}: `{tb[-1].line}`)" if tb and tb[-1].line else ""
+        raise CheckFailed(
+            f"{name} raised {type(exc).__name__}: {exc}{where}{line}."
+        ) from None
+    for before, after, label in _inputs_pairs(case, args, kwargs):
+        if isinstance(before, _ndarray) and not _array_equal(before, after, equal_nan=True):
+            raise CheckFailed(
+                f"{name} changed its input `{label}` in place{where}. Work on a copy "
+                f"(e.g. x.copy() or np.pad(...)), never on the caller's array."
+            )
+    return out
+
+
+def _inputs_pairs(case, args, kwargs):
+    for i, (b, a) in enumerate(zip(case.args, args)):
+        yield b, a, f"argument {i + 1}"
+    for k, b in case.kwargs.items():
+        yield b, kwargs[k], k
+
+
+def run_cases(name, student_fn, reference_fn, cases, diagnoses=(), shape_hint=None,
+              outputs=None, rtol=None, atol=None, quiet=False):
+    """Run ``student_fn`` and ``reference_fn`` on every case and compare.
+
+    Parameters
+    ----------
+    name : str
+        The function's name as the student wrote it, e.g. ``"conv2d"``.
+    student_fn, reference_fn : callable
+    cases : iterable of Case
+    diagnoses : sequence of Diagnosis
+        Known mistakes. For functions returning a tuple, the diagnosis's
+        ``wrong`` returns the same tuple.
+    shape_hint : callable, optional
+        See :func:`compare`.
+    outputs : sequence of str, optional
+        Names of the outputs when the function returns a tuple
+        (``("dx", "dweight", "dbias")``); each is compared in turn.
+    quiet : bool
+        If False, print one line when every case passes.
+
+    Returns
+    -------
+    int
+        The number of cases that passed (all of them: a failure raises).
+    """
+    if not callable(student_fn):
+        raise CheckFailed(f"{name} must be a function, got {_describe_value(student_fn)}.")
+    if _is_reference(student_fn):
+        raise CheckFailed(
+            f"{name} is lessonlib's reference implementation, not yours. "
+            f"Write the function yourself; the reference is what it is compared with."
+        )
+    n = 0
+    for case in cases:
+        got = call_student(student_fn, name, case)
+        expected = reference_fn(*copy.deepcopy(case.args), **copy.deepcopy(case.kwargs))
+        if outputs is None:
+            compare(name, got, expected, case, diagnoses, shape_hint, rtol, atol)
+        else:
+            if not isinstance(got, (tuple, list)) or len(got) != len(outputs):
+                raise CheckFailed(
+                    f"{name} must return {len(outputs)} values ({', '.join(outputs)}), "
+                    f"got {_describe_value(got)}."
+                )
+            for k, out_name in enumerate(outputs):
+                sub = [Diagnosis(lambda *a, _d=d, _k=k, **kw: _d.wrong(*a, **kw)[_k], d.message)
+                       for d in diagnoses]
+                compare(f"{out_name} from {name}", got[k], expected[k], case, sub,
+                        shape_hint, rtol, atol)
+        n += 1
+    if n == 0:
+        raise CheckFailed(f"no test case was run for {name}: the check itself is broken.")
+    if not quiet:
+        passed(name, n)
+    return n
+
+
+def passed(name, n):
+    """Print the one-line success message of a check."""
+    print(f"\N{CHECK MARK} {name}: all {n} case(s) match the reference.")
