@@ -25,7 +25,7 @@ lab: venv
 
 test: venv
 	$(BIN)/python -m pytest -n 2 --cov=lessonlib --cov-report=term tests
-	$(BIN)/python -m pytest -n 2 --nbval solutions --nbval-current-env -p no:cacheprovider
+	$(BIN)/python -m pytest -n 2 --dist loadscope --nbval solutions --nbval-current-env
 
 release: venv
 	$(BIN)/lessonlib release

@@ -1,0 +1,82 @@
+"""The public API promised in the design: every name exists and is documented.
+
+Other tools import these names from ``lessonlib`` directly; renaming one
+breaks them, so this file pins the list.
+"""
+
+import inspect
+import re
+
+import pytest
+
+import lessonlib
+
+FUNCTIONS = [
+    "conv_output_size", "conv_transpose_output_size", "pad2d",
+    "convolve1d", "correlate1d", "conv2d", "conv_transpose2d",
+    "max_pool2d", "avg_pool2d", "relu", "flatten", "linear",
+    "softmax", "log_softmax", "cross_entropy",
+    "conv2d_backward", "conv_transpose2d_backward", "max_pool2d_backward",
+    "avg_pool2d_backward", "relu_backward", "linear_backward",
+    "cross_entropy_backward", "load_digits", "load_photo",
+]
+CLASSES = [
+    "Conv2d", "ConvTranspose2d", "MaxPool2d", "AvgPool2d", "ReLU", "Flatten",
+    "Linear", "Sequential", "CrossEntropyLoss", "SGD",
+]
+# Array-valued functions document shapes in numpydoc form: "of shape (...)".
+SHAPELESS = {"conv_output_size", "conv_transpose_output_size"}
+
+# Parameter names (in order) that the design fixes for each function.
+SIGNATURES = {
+    "conv_output_size": ["n", "kernel_size", "stride", "padding", "dilation"],
+    "conv_transpose_output_size": ["n", "kernel_size", "stride", "padding",
+                                   "output_padding", "dilation"],
+    "pad2d": ["x", "padding", "value"],
+    "conv2d": ["x", "weight", "bias", "stride", "padding", "dilation", "groups"],
+    "conv_transpose2d": ["x", "weight", "bias", "stride", "padding", "output_padding",
+                         "groups", "dilation"],
+    "max_pool2d": ["x", "kernel_size", "stride", "padding"],
+    "avg_pool2d": ["x", "kernel_size", "stride", "padding"],
+    "linear": ["x", "weight", "bias"],
+    "softmax": ["z", "axis"],
+    "log_softmax": ["z", "axis"],
+    "cross_entropy": ["logits", "targets"],
+    "conv2d_backward": ["dout", "x", "weight", "stride", "padding", "dilation", "groups"],
+    "max_pool2d_backward": ["dout", "x", "kernel_size", "stride", "padding"],
+    "avg_pool2d_backward": ["dout", "x", "kernel_size", "stride", "padding"],
+    "relu_backward": ["dout", "x"],
+    "linear_backward": ["dout", "x", "weight"],
+    "cross_entropy_backward": ["logits", "targets"],
+}
+
+
+@pytest.mark.parametrize("name", FUNCTIONS + CLASSES)
+def test_public_name_is_importable_from_the_package(name):
+    assert hasattr(lessonlib, name), f"lessonlib.{name} is missing from the public API"
+
+
+@pytest.mark.parametrize("name", FUNCTIONS + CLASSES)
+def test_public_name_has_a_numpydoc_docstring(name):
+    doc = inspect.getdoc(getattr(lessonlib, name)) or ""
+    assert len(doc.splitlines()) >= 3, f"lessonlib.{name} has no real docstring"
+    if inspect.isfunction(getattr(lessonlib, name)) and inspect.signature(
+            getattr(lessonlib, name)).parameters:
+        assert "Parameters\n----------" in doc, f"lessonlib.{name}: no numpydoc Parameters section"
+
+
+@pytest.mark.parametrize("name", [f for f in FUNCTIONS if f not in SHAPELESS
+                                  and f not in ("load_digits", "load_photo")])
+def test_array_functions_give_shapes_in_their_docstrings(name):
+    doc = inspect.getdoc(getattr(lessonlib, name))
+    assert re.search(r"of shape \(", doc), f"lessonlib.{name}: docstring names no shape"
+
+
+@pytest.mark.parametrize("name,params", sorted(SIGNATURES.items()))
+def test_signatures_follow_the_design(name, params):
+    got = list(inspect.signature(getattr(lessonlib, name)).parameters)[: len(params)]
+    assert got == params
+
+
+def test_negative_control_a_missing_name_is_reported():
+    assert not hasattr(lessonlib, "conv3d"), "the API test would not notice a missing name"
