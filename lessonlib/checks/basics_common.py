@@ -1,0 +1,178 @@
+"""Machinery shared by the checks of assignments 01-04.
+
+* :class:`ShapeDiagnosis`: a mistake recognised by the output shape it
+  produces (padding ignored, stride ignored ...), turned into a
+  ``shape_hint`` for :func:`~lessonlib.checks._core.run_cases`;
+* :func:`guard`: a wrapper around the student's function that refuses
+  calls to the reference it is compared with (whatever name it was
+  imported under), explains crashes caused by float sizes, and can
+  inspect the result (``post``);
+* :func:`run`: ``run_cases`` with both.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import sys
+import traceback
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+from .. import conv as _conv
+from ._core import CheckFailed, run_cases
+
+__all__: list[str] = []
+
+
+def skip():
+    """Raise: a diagnosis that does not apply to the case at hand."""
+    raise ValueError("not applicable")
+
+
+def as_pair(v):
+    """``(v, v)`` for a single value, the pair itself for a pair."""
+    return tuple(v) if isinstance(v, (tuple, list)) else (v, v)
+
+
+@dataclass
+class ShapeDiagnosis:
+    """A mistake recognised by the output shape it produces.
+
+    ``shape(*args, **kwargs)`` returns the shape the buggy code returns for
+    the case (or raises when the mistake cannot be told apart there).
+    """
+
+    shape: Callable[..., tuple]
+    message: str
+
+
+def shape_hint(diagnoses):
+    """A ``shape_hint`` for :func:`run_cases` trying each shape diagnosis in turn."""
+    def hint(got, expected, case):
+        for d in diagnoses:
+            try:
+                wrong = tuple(d.shape(*case.args, **case.kwargs))
+            except Exception:  # the diagnosis does not apply to this case
+                continue
+            if wrong == tuple(got) and wrong != tuple(expected):
+                return d.message
+        return ""
+    return hint
+
+
+def _forbidden_code(functions):
+    """Map code objects (and builtins) of ``functions`` to their display names."""
+    codes, builtins = {}, {}
+    for f in functions:
+        label = f"{getattr(f, '__module__', '') or ''}.{getattr(f, '__name__', repr(f))}"
+        label = label.replace("numpy._core.numeric", "numpy").lstrip(".")
+        target = inspect.unwrap(getattr(f, "_implementation", f))
+        code = getattr(target, "__code__", None)
+        if code is not None:
+            codes[code] = label
+        else:
+            builtins[id(f)] = label
+    return codes, builtins
+
+
+_SIZE_ERRORS = ("cannot be interpreted as an integer", "slice indices must be integers",
+                "'float' object cannot")
+
+
+def guard(student_fn, name, forbidden=(), post=None):
+    """Wrap ``student_fn``: refuse calls to ``forbidden`` and explain float sizes.
+
+    While the student's function runs, a profile hook records every call;
+    calling one of ``forbidden`` (lessonlib's reference, ``np.convolve`` ...)
+    fails the check, whatever name the student imported it under. A crash
+    caused by a float used as a size gets a hint about ``//``. ``post(out)``
+    may inspect the result (and raise :class:`CheckFailed`).
+    """
+    if not callable(student_fn):
+        return student_fn  # run_cases reports it
+    codes, builtins = _forbidden_code(forbidden)
+
+    @functools.wraps(student_fn)
+    def guarded(*args, **kwargs):
+        hits = []
+
+        def hook(frame, event, arg):
+            if event == "call" and frame.f_code in codes:
+                hits.append(codes[frame.f_code])
+            elif event == "c_call" and id(arg) in builtins:
+                hits.append(builtins[id(arg)])
+
+        previous = sys.getprofile()
+        sys.setprofile(hook)
+        try:
+            out = student_fn(*args, **kwargs)
+        except TypeError as exc:
+            if not any(s in str(exc) for s in _SIZE_ERRORS):
+                raise
+            tb = traceback.extract_tb(exc.__traceback__)
+            line = f" (line {tb[-1].lineno}: `{tb[-1].line}`)" if tb and tb[-1].line else ""
+            raise CheckFailed(
+                f"{name} raised TypeError: {exc}{line}. A size or an index is a float: "
+                f"sizes computed with / are floats, use // (floor division) instead."
+            ) from None
+        finally:
+            sys.setprofile(previous)
+        if hits:
+            raise CheckFailed(
+                f"{name} calls {hits[0]}, which computes the very thing the exercise asks "
+                f"for. Write the computation yourself (loops and NumPy basics are fine)."
+            )
+        if post is not None:
+            post(out)
+        return out
+
+    return guarded
+
+
+def torch_functions(*names):
+    """``torch.nn.functional`` functions, when PyTorch is already imported."""
+    torch = sys.modules.get("torch")
+    if torch is None:
+        return []
+    F = torch.nn.functional
+    return [getattr(F, n) for n in names if hasattr(F, n)]
+
+
+def int_result(name):
+    """A ``post`` hook refusing a float that happens to equal the expected integer."""
+    def post(out):
+        if isinstance(out, (float, np.floating)) and float(out).is_integer():
+            raise CheckFailed(
+                f"{name} returned {out!r}, a float. A size (or a count) is a whole number "
+                f"used as an array shape: return an int. Did you use / instead of //?"
+            )
+    return post
+
+
+def run(name, student_fn, reference, cases, diagnoses=(), shapes=(), forbidden=(),
+         post=None):
+    return run_cases(name, guard(student_fn, name, forbidden, post), reference, cases,
+                     diagnoses, shape_hint(shapes) if shapes else None)
+
+
+def scipy_functions():
+    sig = sys.modules.get("scipy.signal")
+    nd = sys.modules.get("scipy.ndimage")
+    out = []
+    if sig is not None:
+        out += [sig.correlate2d, sig.convolve2d, sig.correlate, sig.convolve]
+    if nd is not None:
+        out += [nd.correlate, nd.convolve]
+    return out
+
+
+def conv_fn(name):
+    """lessonlib.conv.<name>, or a placeholder while it does not exist."""
+    return getattr(_conv, name, _missing)
+
+
+def _missing(*args, **kwargs):  # pragma: no cover - placeholder, never a student's target
+    raise NotImplementedError

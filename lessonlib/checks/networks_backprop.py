@@ -1,0 +1,336 @@
+"""Checks of assignment 06: backward passes and numerical gradients."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ._core import Diagnosis
+from .networks_util import case, pool_backward_loop, randn, ref, run_with_hints
+
+__all__ = [
+    "check_relu_backward",
+    "check_linear_backward",
+    "check_max_pool2d_backward",
+    "check_avg_pool2d_backward",
+    "check_conv2d_backward",
+    "check_numerical_gradient",
+]
+
+_FORGOT_DBIAS = (("dbias", "returned None"),
+                 "You forgot dbias: it is dout summed over every axis except the "
+                 "output-feature (channel) axis.")
+
+
+# ------------------------------------------------------------------- relu
+def check_relu_backward(student_fn, hidden=False, seed=0):
+    """Check ``relu_backward(dout, x)`` = dout where x > 0, else 0."""
+    rng = np.random.default_rng(seed)
+    x = np.array([[-2.0, -0.5, 0.0, 0.5, 3.0]])
+    dout = np.array([[1.0, -2.0, 3.0, -4.0, 5.0]])
+    cases = [case(dout, x, description="x = [[-2, -0.5, 0, 0.5, 3]], dout = [[1, -2, 3, -4, 5]]")]
+    if hidden:
+        cases += [
+            case(randn(rng, 2, 3, 4, 5), randn(rng, 2, 3, 4, 5), description="(2, 3, 4, 5) arrays"),
+            case(randn(rng, 1, 1, 3, 3), np.zeros((1, 1, 3, 3)), description="x all zeros"),
+            case(randn(rng, 4, 6), np.round(randn(rng, 4, 6)), description="x with several zeros"),
+        ]
+    diagnoses = [
+        Diagnosis(lambda d, x: d * (x >= 0),
+                  "The gradient passes where x == 0. ReLU's derivative at 0 is taken as 0 "
+                  "(as in PyTorch): use the mask x > 0."),
+        Diagnosis(lambda d, x: (x > 0).astype(float),
+                  "You returned the local derivative (the mask x > 0) alone; the chain rule "
+                  "multiplies it by the upstream gradient: dout * (x > 0)."),
+        Diagnosis(lambda d, x: d * (d > 0),
+                  "The mask must come from the forward input x, not from dout: dout * (x > 0)."),
+        Diagnosis(lambda d, x: d * np.maximum(x, 0),
+                  "The local derivative of ReLU is 1 where x > 0, not x: dout * (x > 0)."),
+    ]
+    return run_with_hints("relu_backward", student_fn, ref("relu_backward"), cases,
+                          diagnoses=diagnoses)
+
+
+# ----------------------------------------------------------------- linear
+def _lin_parts(d, x, w):
+    return d @ w, d.T @ x, d.sum(axis=0)
+
+
+def _lin_shape_hint(got, exp, case_):
+    if len(got) == 2 and got == exp[::-1]:
+        return ("It is transposed: weight has shape (out_features, in_features), "
+                "so dweight = dout.T @ x (and dx = dout @ weight).")
+    if len(exp) == 1 and len(got) == 0:
+        return "dbias has one entry per output feature: sum dout over the batch only (axis=0)."
+    return ""
+
+
+def check_linear_backward(student_fn, hidden=False, seed=0):
+    """Check ``linear_backward(dout, x, weight)`` -> (dx, dweight, dbias)."""
+    rng = np.random.default_rng(seed)
+    x = np.array([[1.0, 2.0, 3.0], [-1.0, 0.0, 2.0]])
+    w = np.array([[1.0, 0.0, -1.0], [2.0, 1.0, 0.0], [0.0, 0.5, 1.0], [1.0, 1.0, 1.0]])
+    d = np.array([[1.0, 0.0, -1.0, 2.0], [0.5, 1.0, 0.0, -1.0]])
+    cases = [case(d, x, w, description="x (2, 3), weight (4, 3), dout (2, 4)")]
+    if hidden:
+        cases += [
+            case(randn(rng, 5, 6), randn(rng, 5, 3), randn(rng, 6, 3), description="x (5, 3), weight (6, 3)"),
+            case(randn(rng, 1, 2), randn(rng, 1, 4), randn(rng, 2, 4), description="N=1"),
+            case(randn(rng, 3, 3), randn(rng, 3, 3), randn(rng, 3, 3), description="square weight (3, 3)"),
+            case(randn(rng, 4, 1), randn(rng, 4, 1), randn(rng, 1, 1), description="one feature in and out"),
+        ]
+    diagnoses = [
+        Diagnosis(lambda d, x, w: (lambda a, b, c: (a, b.T, c))(*_lin_parts(d, x, w)),
+                  "dweight is transposed: weight has shape (out_features, in_features), so "
+                  "dweight = dout.T @ x."),
+        Diagnosis(lambda d, x, w: (lambda a, b, c: (d @ w.T, b, c))(*_lin_parts(d, x, w)),
+                  "dx = dout @ weight: the forward pass multiplied by weight.T, the backward "
+                  "pass multiplies by weight."),
+        Diagnosis(lambda d, x, w: (lambda a, b, c: (a, b, c / len(x)))(*_lin_parts(d, x, w)),
+                  "dbias is the SUM of dout over the batch, not the mean."),
+        Diagnosis(lambda d, x, w: (lambda a, b, c: (a, b / len(x), c / len(x)))(*_lin_parts(d, x, w)),
+                  "You averaged over the batch; gradients of a shared weight add up: sum them."),
+        Diagnosis(lambda d, x, w: (lambda a, b, c: (a, b, np.zeros_like(c)))(*_lin_parts(d, x, w)),
+                  "dbias is all zeros: it is dout.sum(axis=0)."),
+    ]
+    return run_with_hints("linear_backward", student_fn, ref("linear_backward"), cases,
+                          [_FORGOT_DBIAS], diagnoses=diagnoses, shape_hint=_lin_shape_hint,
+                          outputs=("dx", "dweight", "dbias"))
+
+
+# ---------------------------------------------------------------- pooling
+def _pool_shape_hint(got, exp, case_):
+    p = case_.kwargs.get("padding", 0)
+    if len(got) == 4 and got[:2] == exp[:2] and got[2] == exp[2] + 2 * p and p:
+        return f"dx has the padded input's size: crop the padding off (dx[..., {p}:-{p}, {p}:-{p}])."
+    return "dx always has the shape of the forward input x."
+
+
+def _pool_cases(rng, hidden, mode):
+    x = np.array([[[[1.0, 2.0, 0.0, 1.0],
+                    [3.0, 0.5, 2.0, 4.0],
+                    [0.0, 1.0, 5.0, 1.0],
+                    [2.0, 2.5, 1.0, 0.0]]]])
+    x5 = np.arange(25.0).reshape(1, 1, 5, 5) % 7
+    cases = [
+        case(np.array([[[[1.0, -1.0], [2.0, 0.5]]]]), x, 2,
+             description="x (1, 1, 4, 4), kernel 2 (stride 2, no overlap)"),
+        case(np.arange(9.0).reshape(1, 1, 3, 3) - 4, x5, 3, stride=1,
+             description="x (1, 1, 5, 5), kernel 3, stride 1 (overlapping windows)"),
+    ]
+    if mode == "max":
+        ties = np.array([[[[1.0, 1.0, 0.0, 0.0], [1.0, 1.0, 0.0, 0.0],
+                           [2.0, 0.0, 3.0, 3.0], [0.0, 2.0, 3.0, 3.0]]]])
+        cases.append(case(np.array([[[[1.0, 2.0], [3.0, 4.0]]]]), ties, 2,
+                          description="ties: equal maxima inside a window"))
+    if hidden:
+        def grad(x, k, s=None, p=0):
+            out = ref("max_pool2d" if mode == "max" else "avg_pool2d")(x, k, stride=s, padding=p)
+            return randn(rng, *out.shape)
+
+        xa = randn(rng, 2, 3, 7, 6)
+        xb = randn(rng, 1, 2, 5, 5)
+        xc = np.round(randn(rng, 1, 1, 6, 6))  # many ties
+        xd = randn(rng, 3, 1, 4, 4)
+        xe = randn(rng, 1, 1, 5, 7)
+        cases += [
+            case(grad(xa, 3, 2), xa, 3, stride=2, description="x (2, 3, 7, 6), kernel 3, stride 2"),
+            case(grad(xb, 3, 2, 1), xb, 3, stride=2, padding=1,
+                 description="x (1, 2, 5, 5), kernel 3, stride 2, padding 1"),
+            case(grad(xc, 2, 1), xc, 2, stride=1, description="x (1, 1, 6, 6) with ties, kernel 2, stride 1"),
+            case(grad(xd, 2), xd, 2, description="x (3, 1, 4, 4), kernel 2"),
+            case(grad(xe, 2, 1, 1), xe, 2, stride=1, padding=1,
+                 description="x (1, 1, 5, 7), kernel 2, stride 1, padding 1"),
+        ]
+    return cases
+
+
+def check_max_pool2d_backward(student_fn, hidden=False, seed=0):
+    """Check ``max_pool2d_backward(dout, x, kernel_size, stride=None, padding=0)``."""
+    rng = np.random.default_rng(seed)
+    cases = _pool_cases(rng, hidden, "max")
+
+    def wrong(**opts):
+        return lambda d, x, k, stride=None, padding=0: pool_backward_loop(
+            d, x, k, stride=opts.get("stride", stride), padding=padding, mode="max",
+            accumulate=opts.get("accumulate", True), ties=opts.get("ties", "first"))
+
+    diagnoses = [
+        Diagnosis(wrong(accumulate=False),
+                  "The gradient is off only where windows overlap: a pixel that is the max "
+                  "of several windows receives the sum of their gradients. Accumulate with "
+                  "+= instead of assigning with =."),
+        Diagnosis(wrong(ties="all"),
+                  "The gradient is routed to every tied maximum. PyTorch (and the reference) "
+                  "routes it to the first maximum of the window only (np.argmax)."),
+        Diagnosis(wrong(ties="last"),
+                  "The gradient goes to the last of several tied maxima; PyTorch routes it to "
+                  "the first one (np.argmax returns the first)."),
+        Diagnosis(wrong(stride=1),
+                  "stride=None means stride = kernel_size (as in PyTorch), not 1."),
+    ]
+    return run_with_hints("max_pool2d_backward", student_fn, ref("max_pool2d_backward"),
+                          cases, diagnoses=diagnoses, shape_hint=_pool_shape_hint)
+
+
+def check_avg_pool2d_backward(student_fn, hidden=False, seed=0):
+    """Check ``avg_pool2d_backward(dout, x, kernel_size, stride=None, padding=0)``."""
+    rng = np.random.default_rng(seed)
+    cases = _pool_cases(rng, hidden, "avg")
+
+    def wrong(**opts):
+        return lambda d, x, k, stride=None, padding=0: pool_backward_loop(
+            d, x, k, stride=opts.get("stride", stride), padding=padding, mode="avg",
+            accumulate=opts.get("accumulate", True), divisor=opts.get("divisor", "window"))
+
+    diagnoses = [
+        Diagnosis(wrong(accumulate=False),
+                  "The gradient is off only where windows overlap: a pixel in several windows "
+                  "receives a share from each. Accumulate with += instead of assigning with =."),
+        Diagnosis(wrong(divisor="none"),
+                  "Each window's gradient must be shared out: every pixel of the window gets "
+                  "dout / (kernel_size * kernel_size)."),
+        Diagnosis(wrong(divisor="valid"),
+                  "You divided by the number of real (un-padded) pixels in the window. Like "
+                  "PyTorch's avg_pool2d (count_include_pad=True), divide by kernel_size**2 "
+                  "everywhere."),
+        Diagnosis(wrong(stride=1),
+                  "stride=None means stride = kernel_size (as in PyTorch), not 1."),
+    ]
+    return run_with_hints("avg_pool2d_backward", student_fn, ref("avg_pool2d_backward"),
+                          cases, diagnoses=diagnoses, shape_hint=_pool_shape_hint)
+
+
+# ------------------------------------------------------------------- conv
+def _conv_ref(d, x, w, stride=1, padding=0):
+    return ref("conv2d_backward")(d, x, w, stride=stride, padding=padding)
+
+
+def _conv_shape_hint(got, exp, case_):
+    p = case_.kwargs.get("padding", 0)
+    if len(got) == 4 and got[:2] == exp[:2] and p and got[2:] == (exp[2] + 2 * p, exp[3] + 2 * p):
+        return f"dx has the padded input's size: crop {p} pixel(s) off each side."
+    if len(got) == 4 and got == (exp[1], exp[0]) + exp[2:]:
+        return ("The first two axes are swapped: dweight has the weight's shape "
+                "(C_out, C_in, kH, kW).")
+    if len(exp) == 1:
+        return "dbias has one entry per output channel: dout.sum(axis=(0, 2, 3))."
+    return "Each gradient has the shape of what it is the gradient of (x, weight, bias)."
+
+
+def check_conv2d_backward(student_fn, hidden=False, seed=0):
+    """Check ``conv2d_backward(dout, x, weight, stride=1, padding=0)`` -> (dx, dweight, dbias)."""
+    rng = np.random.default_rng(seed)
+    x1 = np.arange(16.0).reshape(1, 1, 4, 4) / 4
+    w1 = np.array([[[[1.0, 0.0, -1.0], [2.0, 0.0, -2.0], [1.0, 0.0, -1.0]]]])
+    d1 = np.array([[[[1.0, -1.0], [0.5, 2.0]]]])
+
+    def grad(x, w, s=1, p=0):
+        out = ref("conv2d")(x, w, stride=s, padding=p)
+        return randn(rng, *out.shape)
+
+    x2, w2 = randn(rng, 2, 2, 5, 5), randn(rng, 3, 2, 3, 3)
+    cases = [
+        case(d1, x1, w1, description="x (1, 1, 4, 4), weight (1, 1, 3, 3)"),
+        case(grad(x2, w2, 1, 1), x2, w2, stride=1, padding=1,
+             description="x (2, 2, 5, 5), weight (3, 2, 3, 3), padding 1"),
+    ]
+    if hidden:
+        xa, wa = randn(rng, 2, 3, 7, 6), randn(rng, 4, 3, 3, 3)
+        xb, wb = randn(rng, 1, 1, 6, 5), randn(rng, 1, 1, 2, 3)
+        xc, wc = randn(rng, 3, 2, 6, 6), randn(rng, 5, 2, 3, 3)
+        xd, wd = randn(rng, 1, 4, 5, 5), randn(rng, 2, 4, 1, 1)
+        cases += [
+            case(grad(xa, wa, 2, 0), xa, wa, stride=2, padding=0,
+                 description="x (2, 3, 7, 6), weight (4, 3, 3, 3), stride 2"),
+            case(grad(xb, wb, 1, 2), xb, wb, stride=1, padding=2,
+                 description="x (1, 1, 6, 5), kernel 2x3, padding 2"),
+            case(grad(xc, wc, 2, 1), xc, wc, stride=2, padding=1,
+                 description="x (3, 2, 6, 6), weight (5, 2, 3, 3), stride 2, padding 1"),
+            case(grad(xd, wd, 1, 0), xd, wd, description="1x1 kernel, weight (2, 4, 1, 1)"),
+        ]
+
+    def mod(fn):
+        def wrong(d, x, w, stride=1, padding=0):
+            return fn(d, x, w, stride, padding, *_conv_ref(d, x, w, stride, padding))
+        return wrong
+
+    diagnoses = [
+        Diagnosis(mod(lambda d, x, w, s, p, dx, dw, db:
+                      (_conv_ref(d, x, w[:, :, ::-1, ::-1], s, p)[0], dw, db)),
+                  "dx is the 'full' correlation of dout with the kernel rotated by 180 "
+                  "degrees (each input pixel collects from every output it fed); yours "
+                  "matches the unrotated kernel."),
+        Diagnosis(mod(lambda d, x, w, s, p, dx, dw, db: (dx, dw, d.sum(axis=(0, 2, 3)) / len(x))),
+                  "dbias is the SUM of dout over the batch and the positions, not the mean over the batch."),
+        Diagnosis(mod(lambda d, x, w, s, p, dx, dw, db: (dx, dw / len(x), db / len(x))),
+                  "You averaged over the batch; the same kernel is used for every image, "
+                  "so the gradients add up: sum over the batch."),
+        Diagnosis(mod(lambda d, x, w, s, p, dx, dw, db: (dx, dw[:, :, ::-1, ::-1], db)),
+                  "dweight is rotated by 180 degrees: dweight[o, c, i, j] sums "
+                  "dout[n, o] * x[n, c] shifted by (i, j), like the forward correlation."),
+        Diagnosis(mod(lambda d, x, w, s, p, dx, dw, db: (dx, dw, np.zeros_like(db))),
+                  "dbias is all zeros: it is dout.sum(axis=(0, 2, 3))."),
+    ]
+    return run_with_hints("conv2d_backward", student_fn, _conv_ref, cases, [_FORGOT_DBIAS],
+                          diagnoses=diagnoses, shape_hint=_conv_shape_hint,
+                          outputs=("dx", "dweight", "dbias"))
+
+
+# ------------------------------------------------------- numerical gradient
+class _Smooth:
+    """f(x) = sum(c * sin(x) + 0.5 * x**2) and its exact gradient: a test function."""
+
+    def __init__(self, c):
+        self.c = c
+
+    def __call__(self, x):
+        return float(np.sum(self.c * np.sin(x) + 0.5 * x ** 2))
+
+    def grad(self, x):
+        return self.c * np.cos(x) + x
+
+
+def _exact(f, x, eps=1e-6):
+    return f.grad(np.asarray(x, dtype=np.float64))
+
+
+def _one_sided(f, x, eps=1e-6):
+    h = eps
+    x = np.array(x, dtype=np.float64)
+    g = np.zeros_like(x)
+    fx = f(x)
+    for i in np.ndindex(x.shape):
+        old = x[i]
+        x[i] = old + h
+        g[i] = (f(x) - fx) / h
+        x[i] = old
+    return g
+
+
+def check_numerical_gradient(student_fn, hidden=False, seed=0):
+    """Check ``numerical_gradient(f, x, eps=1e-6)``: central differences, one entry at a time."""
+    rng = np.random.default_rng(seed)
+    cases = [case(_Smooth(np.array([1.0, -2.0, 0.5])), np.array([0.3, -1.2, 2.0]),
+                  description="f(x) = sum(c*sin(x) + x**2/2), x of shape (3,)")]
+    if hidden:
+        cases += [
+            case(_Smooth(randn(rng, 2, 3)), randn(rng, 2, 3), description="x of shape (2, 3)"),
+            case(_Smooth(randn(rng, 1, 2, 2, 3)), randn(rng, 1, 2, 2, 3), description="x of shape (1, 2, 2, 3)"),
+            case(_Smooth(np.array([3.0])), np.array([1.0]), eps=1e-4, description="one entry, eps=1e-4"),
+        ]
+    diagnoses = [
+        Diagnosis(_one_sided,
+                  "That is the one-sided difference (f(x+eps) - f(x)) / eps, whose error "
+                  "shrinks like eps. Use the central difference (f(x+eps) - f(x-eps)) / "
+                  "(2*eps): its error shrinks like eps**2."),
+        Diagnosis(lambda f, x, eps=1e-6: 2 * _exact(f, x),
+                  "Twice too large: the two points x+eps and x-eps are 2*eps apart, divide "
+                  "by 2*eps."),
+        Diagnosis(lambda f, x, eps=1e-6: np.full(np.shape(x), (f(x + eps) - f(x - eps)) / (2 * eps)),
+                  "You moved every entry at once. Perturb one entry at a time and put it back "
+                  "before moving on to the next."),
+    ]
+    return run_with_hints("numerical_gradient", student_fn, _exact, cases,
+                          [(("changed its input",), "Restore x[i] after each perturbation "
+                            "(or work on x.copy()).")],
+                          diagnoses=diagnoses, rtol=1e-7, atol=1e-8)

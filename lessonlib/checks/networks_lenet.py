@@ -1,0 +1,226 @@
+"""Checks of assignment 07: building LeNet, accuracy, one training step.
+
+These checks are deterministic: the model is built from a fixed seed and
+compared with the reference computation on fixed inputs, so a verdict
+never depends on how a training run happened to go.
+"""
+
+from __future__ import annotations
+
+import copy
+import traceback
+
+import numpy as np
+
+from ._core import Case, CheckFailed, Diagnosis, compare, passed
+from .networks_util import case, randn, ref, run_with_hints
+
+__all__ = ["check_build_lenet", "check_accuracy", "check_train_step"]
+
+#: Parameter shapes of the course's LeNet for 8x8 digits, in order.
+LENET_SHAPES = [(16, 1, 3, 3), (16,), (32, 16, 3, 3), (32,), (10, 128), (10,)]
+
+
+def _call(fn, name, *args, **kwargs):
+    """Call the student's ``fn`` on these very objects; crashes become CheckFailed."""
+    try:
+        return fn(*args, **kwargs)
+    except NotImplementedError:
+        raise CheckFailed(f"{name} is not implemented yet: replace `raise NotImplementedError()` "
+                          f"with your code.") from None
+    except CheckFailed:
+        raise
+    except Exception as exc:  # the student's bug, reported with its last frame
+        tb = traceback.extract_tb(exc.__traceback__)
+        line = f" (line {tb[-1].lineno}: `{tb[-1].line}`)" if tb and tb[-1].line else ""
+        raise CheckFailed(f"{name} raised {type(exc).__name__}: {exc}{line}.") from None
+
+
+def _check_callable(fn, name):
+    if not callable(fn):
+        raise CheckFailed(f"{name} must be a function, got {type(fn).__name__}.")
+    mod = getattr(fn, "__module__", "") or ""
+    if mod == "lessonlib" or mod.startswith("lessonlib."):
+        raise CheckFailed(f"{name} is lessonlib's reference implementation, not yours. "
+                          f"Write the function yourself.")
+
+
+# ------------------------------------------------------------ build_lenet
+def _lenet_forward(x, arrays, relu=True, pool="max"):
+    """The reference computation of the course's LeNet from its six arrays."""
+    conv2d, flatten, linear = ref("conv2d"), ref("flatten"), ref("linear")
+    pool_fn = ref("max_pool2d" if pool == "max" else "avg_pool2d")
+    act = ref("relu") if relu else (lambda a: a)
+    w1, b1, w2, b2, w3, b3 = arrays
+    h = pool_fn(act(conv2d(x, w1, b1, padding=1)), 2)
+    h = pool_fn(act(conv2d(h, w2, b2, padding=1)), 2)
+    return linear(flatten(h), w3, b3)
+
+
+def _shape_advice(got):
+    if len(got) != len(LENET_SHAPES):
+        n = len(got) // 2
+        return (f"The network has {len(got)} parameter arrays ({n} layer(s) with weights); "
+                f"LeNet here has 6: two Conv2d and one Linear, each with a weight and a bias.")
+    for g, e in zip(got, LENET_SHAPES):
+        if g != e:
+            if len(e) == 2 and len(g) == 2 and g[0] == 10:
+                return (f"Linear has in_features={g[1]}; after two 2x2 max-pools an 8x8 image "
+                        f"is 2x2, and 32 channels of 2x2 flatten to 32*2*2 = 128.")
+            return f"A parameter has shape {g}, expected {e}: check the layer's channels and kernel."
+    return ""
+
+
+def check_build_lenet(student_fn, hidden=False, seed=0):
+    """Check ``build_lenet(rng=None)``: the layers, their shapes and the forward pass."""
+    name = "build_lenet"
+    _check_callable(student_fn, name)
+    model = _call(student_fn, name, rng=seed)
+    if model is None:
+        raise CheckFailed(f"{name} returned None. Did you forget `return model`?")
+    if not (hasattr(model, "params") and callable(getattr(model, "forward", None))):
+        raise CheckFailed(f"{name} must return a model (a lessonlib Sequential), got "
+                          f"{type(model).__name__}.")
+    arrays = [np.asarray(v) for v in model.params.values()]
+    shapes = [a.shape for a in arrays]
+    if shapes != LENET_SHAPES:
+        raise CheckFailed(f"The parameters of the model have shapes {shapes}, expected "
+                          f"{LENET_SHAPES}. {_shape_advice(shapes)}")
+    rng = np.random.default_rng(seed + 1)
+    sizes = [2, 1, 5] if hidden else [2]
+    n = 0
+    for size in sizes:
+        x = rng.uniform(0, 1, (size, 1, 8, 8))
+        the_case = Case(args=(x,), description=f"a batch of {size} 8x8 image(s)")
+        got = _call(model, f"the model from {name}", x.copy())
+        diagnoses = [
+            Diagnosis(lambda x: _lenet_forward(x, arrays, relu=False),
+                      "The ReLUs are missing: put ReLU() after each Conv2d."),
+            Diagnosis(lambda x: _lenet_forward(x, arrays, pool="avg"),
+                      "Use MaxPool2d(2), not average pooling."),
+        ]
+        compare(f"{name}()(x)", got, _lenet_forward(x, arrays), the_case, diagnoses,
+                lambda g, e, c: ("The output must be one row of 10 class scores per image."
+                                 if len(g) != 2 or g[-1] != 10 else ""))
+        n += 1
+    if hidden:
+        dout = rng.standard_normal((5, 10))
+        dx = _call(model.backward, "model.backward", dout)
+        if np.shape(dx) != (5, 1, 8, 8):
+            raise CheckFailed(f"model.backward returned shape {np.shape(dx)}, expected "
+                              f"(5, 1, 8, 8): build the model from lessonlib layers.")
+        n += 1
+    passed(name, n)
+    return n
+
+
+# --------------------------------------------------------------- accuracy
+def _accuracy(logits, targets):
+    return float(np.mean(np.argmax(np.asarray(logits), axis=1) == np.asarray(targets)))
+
+
+def check_accuracy(student_fn, hidden=False, seed=0):
+    """Check ``accuracy(logits, targets)``: fraction of rows whose argmax is the target."""
+    rng = np.random.default_rng(seed)
+    z = np.array([[2.0, 0.1, -1.0], [0.0, 3.0, 1.0], [0.5, 0.2, 0.9], [1.0, 2.0, 0.0]])
+    cases = [case(z, np.array([0, 1, 2, 0]), description="4 examples, 3 of them right")]
+    if hidden:
+        big = randn(rng, 50, 10)
+        cases += [
+            case(np.array([[0.1, 0.9]]), np.array([0]), description="N=1, wrong"),
+            case(np.array([[1.0, 1.0, 0.0], [0.0, 2.0, 2.0]]), np.array([0, 2]),
+                 description="ties: argmax picks the first of equal scores"),
+            case(big, np.argmax(big, axis=1) * (rng.uniform(size=50) < 0.7),
+                 description="50 examples, 10 classes"),
+            case(randn(rng, 3, 3), np.array([0, 1, 2]), description="square logits (3, 3)"),
+            case(randn(rng, 6, 4), [0, 1, 2, 3, 0, 1], description="targets given as a list"),
+        ]
+    diagnoses = [
+        Diagnosis(lambda z, t: 100 * _accuracy(z, t),
+                  "That is a percentage; return the fraction, between 0 and 1."),
+        Diagnosis(lambda z, t: 100 * _accuracy(z, t) * len(t) / 100,
+                  "That is the number of correct predictions; divide by N."),
+        Diagnosis(lambda z, t: 1 - _accuracy(z, t),
+                  "That is the error rate; accuracy is the fraction of CORRECT predictions."),
+        Diagnosis(lambda z, t: float(np.mean(np.argmax(z, axis=0) == np.asarray(t))),
+                  "argmax over axis 0 picks, for each class, the best example; take it over "
+                  "the classes, axis=1."),
+    ]
+    hints = [(("raised",), "The predicted class of each row is np.argmax(logits, axis=1); "
+              "compare it with targets and average.")]
+    return run_with_hints("accuracy", student_fn, _accuracy, cases, hints,
+                          diagnoses=diagnoses)
+
+
+# ------------------------------------------------------------- train_step
+def _small_model(seed):
+    layers = [ref("Conv2d")(1, 2, 3, padding=1, rng=seed), ref("ReLU")(),
+              ref("MaxPool2d")(2), ref("Flatten")(), ref("Linear")(8, 3, rng=seed + 1)]
+    return ref("Sequential")(*layers)
+
+
+def _step(model, x, y, lr, sign=1.0, scale=1.0, loss_after=False):
+    """One step of gradient descent on ``model`` (in place); returns the loss."""
+    logits = model(x)
+    loss = ref("cross_entropy")(logits, y)
+    model.backward(scale * ref("cross_entropy_backward")(logits, y))
+    grads = model.grads
+    for k, p in model.params.items():
+        p -= sign * lr * grads[k]
+    if loss_after:
+        loss = ref("cross_entropy")(model(x), y)
+    return loss
+
+
+def _after(k, **opts):
+    def wrong(model, x, y, lr):
+        model = copy.deepcopy(model)
+        _step(model, x, y, lr, **opts)
+        return model.params[k]
+    return wrong
+
+
+def check_train_step(student_fn, hidden=False, seed=0):
+    """Check ``train_step(model, x, y, lr)``: forward, loss, backward, update; returns the loss."""
+    name = "train_step"
+    _check_callable(student_fn, name)
+    rng = np.random.default_rng(seed)
+    setups = [(4, 0.1, 1)]
+    if hidden:
+        setups += [(1, 0.5, 1), (6, 0.05, 3)]
+    n = 0
+    for size, lr, steps in setups:
+        x = rng.uniform(0, 1, (size, 1, 4, 4))
+        y = rng.integers(0, 3, size)
+        mine, theirs = _small_model(seed), _small_model(seed)
+        for step in range(steps):
+            desc = (f"a batch of {size} 4x4 image(s), lr={lr}"
+                    + (f", step {step + 1} of {steps}" if steps > 1 else ""))
+            the_case = Case(args=(copy.deepcopy(mine), x, y, lr), description=desc)
+            loss = _call(student_fn, name, theirs, x.copy(), y.copy(), lr)
+            expected = _step(mine, x, y, lr)
+            compare(f"the loss returned by {name}", loss, expected, the_case, [
+                Diagnosis(lambda m, x, y, lr: _step(copy.deepcopy(m), x, y, lr, loss_after=True),
+                          "That is the loss AFTER the update; return the loss of the forward "
+                          "pass, computed before the weights change."),
+            ], lambda g, e, c: "Return the loss as one number (the mean cross-entropy).")
+            for k, p in mine.params.items():
+                if k not in theirs.params:
+                    raise CheckFailed(f"The model lost its parameter {k!r}.")
+                compare(f"model.params[{k!r}] after {name}", theirs.params[k], p, the_case, [
+                    Diagnosis(lambda m, x, y, lr, _k=k: m.params[_k],
+                              "The parameters did not change. Update them in place, "
+                              "p -= lr * g (p = p - lr * g makes a new array that the model "
+                              "never sees), after model.backward(...)."),
+                    Diagnosis(_after(k, sign=-1.0),
+                              "The parameters moved uphill: gradient DEscent subtracts, "
+                              "p -= lr * g."),
+                    Diagnosis(lambda m, x, y, lr, _k=k: _after(_k)(m, x, y, 1.0),
+                              "The learning rate is ignored: p -= lr * g."),
+                    Diagnosis(_after(k, scale=float(size)),
+                              "The step is N times too large: the gradient of the MEAN loss "
+                              "is (p - y) / N."),
+                ][:4 if size > 1 else 3])
+            n += 1
+    passed(name, n)
+    return n

@@ -1,0 +1,201 @@
+"""The fast path of convolution: im2col, one matrix product, col2im.
+
+A convolution is a matrix product in disguise. Copy every input patch the
+kernel sees into one column of a matrix (*im2col*), and the whole layer
+becomes ``weight (C_out, C_in*kH*kW) @ cols (C_in*kH*kW, N*Ho*Wo)``: one
+call to BLAS instead of a Python loop per pixel. The backward pass is two
+more products, and *col2im* adds the patch gradients back where the
+patches came from.
+
+Both copies loop over the ``kH * kW`` kernel offsets only. Two layout
+tricks make each of those copies one long contiguous run per channel and
+image, which is what NumPy copies fastest:
+
+* **Phases.** With a stride ``s``, kernel offset ``i`` reads rows
+  ``i*d, i*d + s, i*d + 2s, ...``: every ``s``-th row, starting at phase
+  ``(i*d) % s``. Splitting the padded input once into its ``s*s`` phases
+  (sub-images of every ``s``-th row and column) turns every read into a
+  stride-1 window of one phase.
+* **Full-width rows.** A stride-1 window of ``Ho`` rows is not contiguous
+  (each row is cut at ``Wo`` of the ``Wq`` columns), but the same rows
+  taken at full width ``Wq`` are. So the columns are computed on a grid
+  of ``Ho x Wq`` positions; the ``Wq - Wo`` extra positions per row
+  are cropped from the output and given zero gradient.
+
+``cols`` has layout ``(C_in, kH, kW, N, Ho*Wq)``: its rows match the
+flattened ``weight``, so a convolution with ``groups`` is a batch of
+independent products ``(G, C_out/G, K) @ (G, K, N*Ho*Wq)``.
+
+Inputs here are validated and share one dtype; the checked, public
+functions are in :mod:`lessonlib.conv` and :mod:`lessonlib.conv_transpose`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+__all__: list[str] = []
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Geometry of one convolution: sizes, and where each kernel offset reads.
+
+    All pairs are ``(height, width)``; ``pads`` is ``(top, bottom, left, right)``.
+    ``out_hw`` may be smaller than what the sizes allow (a transposed
+    convolution's backward pass needs that).
+    """
+
+    in_hw: tuple
+    kernel_hw: tuple
+    stride: tuple
+    dilation: tuple
+    pads: tuple
+    out_hw: tuple
+
+    @property
+    def phase_hw(self):
+        """``(Hq, Wq)``: size of one phase of the padded input."""
+        (h, w), (sh, sw), (t, b, l, r) = self.in_hw, self.stride, self.pads
+        return -(-(h + t + b) // sh), -(-(w + l + r) // sw)
+
+    @property
+    def run(self):
+        """Length ``Ho * Wq`` of one window, flattened at full width."""
+        return self.out_hw[0] * self.phase_hw[1]
+
+    @property
+    def flat_size(self):
+        """Length of a flattened phase, with room for the last window's overhang."""
+        hq, wq = self.phase_hw
+        return hq * wq + (self.kernel_hw[1] - 1) * self.dilation[1] // self.stride[1]
+
+    def offsets(self):
+        """Yield ``(i, j, a, b, start)``: kernel offset (i, j) reads phase (a, b) from ``start``."""
+        (kh, kw), (sh, sw), (dh, dw) = self.kernel_hw, self.stride, self.dilation
+        wq = self.phase_hw[1]
+        for i in range(kh):
+            for j in range(kw):
+                a, u0 = (i * dh) % sh, (i * dh) // sh
+                b, v0 = (j * dw) % sw, (j * dw) // sw
+                yield i, j, a, b, u0 * wq + v0
+
+    def phase_slices(self):
+        """Yield ``(a, b, phase_index, x_index)`` to move x's pixels into phase (a, b)."""
+        (h, w), (sh, sw), (t, _, l, _) = self.in_hw, self.stride, self.pads
+        for a in range(sh):
+            u, r, rows = _phase_axis(a, t, sh, h)
+            for b in range(sw):
+                v, c, cols = _phase_axis(b, l, sw, w)
+                if rows and cols:
+                    yield (a, b, (slice(u, u + rows), slice(v, v + cols)),
+                           (slice(r, None, sh), slice(c, None, sw)))
+
+
+def _phase_axis(a, before, stride, n):
+    """Phase ``a`` along one axis holds x's samples ``r, r+stride, ...`` from phase index ``u``."""
+    u = -((a - before) // stride)          # first phase position inside x: ceil((before - a)/stride)
+    r = u * stride + a - before
+    return u, r, len(range(r, n, stride))
+
+
+def _matmul(a, b):
+    """``a @ b`` over a batch of groups; an outer product when the inner size is 1."""
+    return a * b if a.shape[-1] == 1 else np.matmul(a, b)
+
+
+def to_phases(x, plan):
+    """Pad ``x (N, C, H, W)`` and split it into phases: ``(C, N, sH, sW, flat_size)``."""
+    n, c = x.shape[:2]
+    (sh, sw), (hq, wq) = plan.stride, plan.phase_hw
+    buf = np.zeros((c, n, sh, sw, plan.flat_size), dtype=x.dtype)
+    grid = buf[..., :hq * wq].reshape(c, n, sh, sw, hq, wq)
+    xt = x.transpose(1, 0, 2, 3)
+    for a, b, (pu, pv), (xr, xc) in plan.phase_slices():
+        grid[:, :, a, b, pu, pv] = xt[:, :, xr, xc]
+    return buf
+
+
+def from_phases(buf, plan):
+    """Inverse of :func:`to_phases` for gradients: drop the padding, return ``(N, C, H, W)``."""
+    c, n = buf.shape[:2]
+    (sh, sw), (hq, wq) = plan.stride, plan.phase_hw
+    grid = buf[..., :hq * wq].reshape(c, n, sh, sw, hq, wq)
+    dx = np.zeros((n, c) + tuple(plan.in_hw), dtype=buf.dtype)
+    dxt = dx.transpose(1, 0, 2, 3)
+    for a, b, (pu, pv), (xr, xc) in plan.phase_slices():
+        dxt[:, :, xr, xc] = grid[:, :, a, b, pu, pv]
+    return dx
+
+
+def im2col(phases, plan):
+    """Patches, one column per output position: ``(C, kH, kW, N, Ho*Wq)``.
+
+    ``cols[c, i, j, n, y*Wq + x] = x_padded[n, c, y*sH + i*dH, x*sW + j*dW]``
+    for ``x < Wo`` (positions ``x >= Wo`` are cropped later).
+    """
+    c, n = phases.shape[:2]
+    (kh, kw), run = plan.kernel_hw, plan.run
+    cols = np.empty((c, kh, kw, n, run), dtype=phases.dtype)
+    for i, j, a, b, start in plan.offsets():
+        cols[:, i, j] = phases[:, :, a, b, start:start + run]
+    return cols
+
+
+def col2im(dcols, plan):
+    """Add patch gradients back into the phases: the adjoint of :func:`im2col`."""
+    c, _, _, n, run = dcols.shape
+    sh, sw = plan.stride
+    dphases = np.zeros((c, n, sh, sw, plan.flat_size), dtype=dcols.dtype)
+    for i, j, a, b, start in plan.offsets():
+        dphases[:, :, a, b, start:start + run] += dcols[:, i, j]
+    return dphases
+
+
+def _zero_cropped(arr, plan):
+    """Zero the positions ``x >= Wo`` of an array whose last axis is ``N*Ho*Wq``."""
+    (ho, wo), wq = plan.out_hw, plan.phase_hw[1]
+    if wq > wo:
+        arr.reshape(arr.shape[:-1] + (-1, ho, wq))[..., wo:] = 0
+
+
+def grouped_cols(x, plan, groups):
+    """im2col of ``x (N, C, H, W)`` as ``(G, C/G * kH * kW, N*Ho*Wq)``."""
+    cols = im2col(to_phases(x, plan), plan)
+    return cols.reshape(groups, -1, cols.shape[3] * plan.run)
+
+
+def to_grid(y, plan, groups):
+    """``y (N, C, Ho, Wo)`` -> ``(G, C/G, N*Ho*Wq)`` with zeros at the cropped positions."""
+    n, c, ho, wo = y.shape
+    wq = plan.phase_hw[1]
+    grid = np.zeros((c, n, ho, wq), dtype=y.dtype)
+    grid[..., :wo] = y.transpose(1, 0, 2, 3)
+    return grid.reshape(groups, c // groups, n * ho * wq)
+
+
+def forward(cols, weight, n, plan):
+    """``(N, C_out, Ho, Wo)`` output from grouped columns and ``weight (C_out, C_in/G, kH, kW)``."""
+    groups, c_out = cols.shape[0], weight.shape[0]
+    out = _matmul(weight.reshape(groups, c_out // groups, -1), cols)
+    (ho, wo), wq = plan.out_hw, plan.phase_hw[1]
+    out = out.reshape(c_out, n, ho, wq)[..., :wo].transpose(1, 0, 2, 3)
+    return np.ascontiguousarray(out)
+
+
+def weight_grad(dout_grid, cols, plan, weight_shape):
+    """``dweight = dout @ cols.T`` per group; ``cols``' cropped positions are zeroed first."""
+    _zero_cropped(cols, plan)
+    return np.matmul(dout_grid, cols.transpose(0, 2, 1)).reshape(weight_shape)
+
+
+def input_grad(dout_grid, weight, x_shape, plan):
+    """``dx = col2im(weight.T @ dout)`` per group, returned as ``x_shape (N, C_in, H, W)``."""
+    groups, c_out = dout_grid.shape[0], weight.shape[0]
+    n, c_in = x_shape[:2]
+    dcols = _matmul(weight.reshape(groups, c_out // groups, -1).transpose(0, 2, 1), dout_grid)
+    _zero_cropped(dcols, plan)
+    kh, kw = plan.kernel_hw
+    return from_phases(col2im(dcols.reshape(c_in, kh, kw, n, plan.run), plan), plan)

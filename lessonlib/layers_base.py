@@ -1,0 +1,113 @@
+"""The base class of every layer, and the helpers of their initialisation.
+
+A layer is a :class:`Module`: ``params`` and ``grads`` dicts with the same
+keys, ``forward`` (also reached by calling the layer) and ``backward``.
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+from ._validation import as_float_array
+
+__all__ = ["Module"]
+
+
+def as_generator(rng):
+    """``None`` (fresh entropy), an int seed or a Generator -> ``np.random.Generator``."""
+    if rng is None or (isinstance(rng, numbers.Integral) and not isinstance(rng, bool)):
+        return np.random.default_rng(rng)
+    if isinstance(rng, np.random.Generator):
+        return rng
+    raise TypeError(
+        f"rng must be None, an integer seed or a np.random.Generator, got "
+        f"{type(rng).__name__}. Use rng=0 for reproducible weights."
+    )
+
+
+def float_dtype(dtype):
+    """``dtype`` as ``np.dtype``, refusing anything but float32 and float64."""
+    try:
+        dt = np.dtype(dtype)
+    except TypeError:
+        dt = None
+    if dt not in (np.float32, np.float64):
+        raise TypeError(f"dtype must be np.float32 or np.float64, got {dtype!r}. "
+                        f"Training in float32 is faster; gradient checks need float64.")
+    return dt
+
+
+class Module:
+    """Base class: ``params``/``grads`` dicts, ``layer(x)`` calls ``forward``."""
+
+    def __init__(self):
+        self.params = {}
+        self.grads = {}
+        self._cache = None
+
+    def __call__(self, *args, **kwargs):
+        return self.forward(*args, **kwargs)
+
+    def forward(self, x):  # pragma: no cover - every layer overrides it
+        raise NotImplementedError
+
+    def backward(self, dout):  # pragma: no cover - every layer overrides it
+        raise NotImplementedError
+
+    def zero_grad(self):
+        """Set every gradient to 0 (in place)."""
+        for g in self.grads.values():
+            g[...] = 0
+
+    def _cached(self):
+        if self._cache is None:
+            name = type(self).__name__
+            raise RuntimeError(
+                f"{name}.backward was called before forward. Run out = layer(x) first: "
+                f"the backward pass needs what the forward pass saw."
+            )
+        return self._cache
+
+    def _init_params(self, weight_shape, fan_in, bias, n_out, rng, dtype):
+        """PyTorch's default init: weight and bias ~ U(-1/sqrt(fan_in), 1/sqrt(fan_in))."""
+        rng, dtype = as_generator(rng), float_dtype(dtype)
+        bound = 1.0 / np.sqrt(fan_in)
+        self.params["weight"] = rng.uniform(-bound, bound, weight_shape).astype(dtype)
+        if bias:
+            self.params["bias"] = rng.uniform(-bound, bound, n_out).astype(dtype)
+        self.grads = {k: np.zeros_like(v) for k, v in self.params.items()}
+
+    @property
+    def weight(self):
+        """The weight array (``params["weight"]``)."""
+        return self.params["weight"]
+
+    @property
+    def bias(self):
+        """The bias array, or None for a layer built with ``bias=False``."""
+        return self.params.get("bias")
+
+    def _set_grads(self, **grads):
+        for name, value in grads.items():
+            if name in self.grads:
+                self.grads[name][...] = value
+
+    def extra_repr(self):
+        return ""
+
+    def __repr__(self):
+        return f"{type(self).__name__}({self.extra_repr()})"
+
+
+def check_input(layer, x, channels, what):
+    x = as_float_array(x, "x", ndim=4, hint="Layout is (N, C, H, W): for one image use x[None].")
+    if x.shape[1] != channels:
+        raise ValueError(
+            f"{layer!r} expects x with {channels} {what} (N, {channels}, H, W), got shape "
+            f"{x.shape}. Check the out_channels of the layer before."
+        )
+    return x
+
+

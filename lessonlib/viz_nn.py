@@ -1,0 +1,339 @@
+"""Figures of assignments 05-08: classifier, gradients, LeNet, beyond.
+
+Every function draws with matplotlib and returns the ``Figure`` (end the
+notebook line with ``;`` so that Jupyter shows it once). Nothing here
+computes what a student implements: probabilities, gradients, feature maps
+and receptive fields are passed in by the notebook.
+"""
+
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.patches import Rectangle
+
+__all__ = [
+    "plot_flatten", "plot_probabilities", "plot_grid_values", "plot_pool_gradient",
+    "plot_difference_errors", "plot_digits", "plot_history", "plot_filters",
+    "plot_feature_maps", "plot_misclassified", "plot_receptive_fields", "plot_image_row",
+]
+
+
+def _values(ax, a, title=None, fmt="{:g}", cmap="Blues", vmin=None, vmax=None, fontsize=11):
+    """Draw a small 2-D array as shaded cells with their values written in."""
+    a = np.asarray(a, dtype=float)
+    lo = np.nanmin(a) if vmin is None else vmin
+    hi = np.nanmax(a) if vmax is None else vmax
+    if hi == lo:
+        hi = lo + 1.0
+    ax.imshow(a, cmap=cmap, vmin=lo - 0.15 * (hi - lo), vmax=hi + 0.6 * (hi - lo))
+    for (i, j), v in np.ndenumerate(a):
+        ax.text(j, i, fmt.format(v), ha="center", va="center", fontsize=fontsize)
+    ax.set_xticks(np.arange(a.shape[1] + 1) - 0.5, minor=True)
+    ax.set_yticks(np.arange(a.shape[0] + 1) - 0.5, minor=True)
+    ax.grid(which="minor", color="white", linewidth=2)
+    ax.tick_params(which="both", length=0, labelbottom=False, labelleft=False)
+    if title:
+        ax.set_title(title, fontsize=12)
+
+
+def plot_flatten(volume):
+    """A feature volume (C, H, W) and the vector that flatten makes of it.
+
+    Parameters
+    ----------
+    volume : ndarray of shape (C, H, W)
+        One example's feature maps (small: a few channels of a few pixels).
+    """
+    volume = np.asarray(volume, dtype=float)
+    c, h, w = volume.shape
+    colors = plt.cm.tab10(np.arange(c) % 10)
+    fig = plt.figure(figsize=(max(8, 0.42 * c * h * w), 3.6))
+    grid = fig.add_gridspec(2, c, height_ratios=[3, 1.2], hspace=0.5)
+    for k in range(c):
+        ax = fig.add_subplot(grid[0, k])
+        _values(ax, volume[k], title=f"channel {k}", fmt="{:.0f}", cmap="Greys")
+        for spine in ax.spines.values():
+            spine.set_edgecolor(colors[k])
+            spine.set_linewidth(3)
+    ax = fig.add_subplot(grid[1, :])
+    flat = volume.reshape(-1)
+    for i, v in enumerate(flat):
+        ax.add_patch(Rectangle((i, 0), 1, 1, facecolor=colors[i // (h * w)], alpha=0.35,
+                               edgecolor="white"))
+        ax.text(i + 0.5, 0.5, f"{v:.0f}", ha="center", va="center", fontsize=10)
+    ax.set_xlim(0, flat.size)
+    ax.set_ylim(0, 1)
+    ax.set_yticks([])
+    ax.set_xticks(np.arange(flat.size) + 0.5, [str(i) for i in range(flat.size)], fontsize=8)
+    ax.set_title(f"flatten: a vector of C*H*W = {c}*{h}*{w} = {flat.size} values "
+                 f"(channel 0 first, row by row)", fontsize=12)
+    return fig
+
+
+def plot_probabilities(scores, probs, classes=None, title=None):
+    """Class scores (logits) beside the softmax probabilities made from them.
+
+    Parameters
+    ----------
+    scores, probs : ndarray of shape (C,)
+    classes : sequence of str, optional
+    """
+    scores, probs = np.asarray(scores, float), np.asarray(probs, float)
+    classes = [str(i) for i in range(len(scores))] if classes is None else list(classes)
+    fig, (a1, a2) = plt.subplots(1, 2, figsize=(10, 3.3))
+    a1.bar(classes, scores, color=["tab:red" if s < 0 else "tab:blue" for s in scores])
+    a1.axhline(0, color="black", linewidth=0.8)
+    a1.set_title("scores (logits): any real numbers")
+    a2.bar(classes, probs, color="tab:green")
+    a2.set_ylim(0, 1)
+    for i, p in enumerate(probs):
+        a2.text(i, p + 0.02, f"{p:.2f}", ha="center", fontsize=10)
+    a2.set_title("softmax: positive, sum to 1")
+    for ax in (a1, a2):
+        ax.set_xlabel("class")
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def plot_grid_values(arrays, titles, fmt="{:g}", cmap="Blues", size=2.8):
+    """Several small 2-D arrays side by side, values written in the cells."""
+    fig, axes = plt.subplots(1, len(arrays), figsize=(size * len(arrays), size))
+    for ax, a, t in zip(np.atleast_1d(axes), arrays, titles):
+        _values(ax, a, title=t, fmt=fmt, cmap=cmap)
+    fig.tight_layout()
+    return fig
+
+
+def plot_pool_gradient(x, dout, dx, kernel_size, stride, title=None):
+    """Max-pool backward on one channel: x with its windows, dout, and dx.
+
+    Parameters
+    ----------
+    x, dx : ndarray of shape (H, W)
+    dout : ndarray of shape (H_out, W_out)
+    kernel_size, stride : int
+    """
+    fig, axes = plt.subplots(1, 3, figsize=(11, 3.9))
+    _values(axes[0], x, title="x (windows outlined)", cmap="Greys")
+    colors = plt.cm.tab10(np.arange(dout.size) % 10)
+    k, s = kernel_size, stride
+    for idx, (i, j) in enumerate(np.ndindex(dout.shape)):
+        off = 0.06 * (idx % 4)
+        axes[0].add_patch(Rectangle((j * s - 0.5 + off, i * s - 0.5 + off), k - 2 * off,
+                                    k - 2 * off, fill=False, edgecolor=colors[idx],
+                                    linewidth=2.5))
+    _values(axes[1], dout, title="dout (one value per window)", cmap="Oranges")
+    for idx, (i, j) in enumerate(np.ndindex(dout.shape)):
+        axes[1].add_patch(Rectangle((j - 0.45, i - 0.45), 0.9, 0.9, fill=False,
+                                    edgecolor=colors[idx], linewidth=2.5))
+    _values(axes[2], dx, title="dx = sum of what each window sends", cmap="Greens")
+    if title:
+        fig.suptitle(title, fontsize=13)
+    fig.tight_layout()
+    return fig
+
+
+def plot_difference_errors(hs, errors, title="error of a numerical derivative"):
+    """Log-log plot of the error of finite differences against the step h.
+
+    Parameters
+    ----------
+    hs : ndarray of shape (K,)
+    errors : dict of str -> ndarray of shape (K,)
+        One curve per method, e.g. ``{"one-sided": ..., "central": ...}``.
+    """
+    fig, ax = plt.subplots(figsize=(6.5, 4))
+    for name, err in errors.items():
+        ax.loglog(hs, np.maximum(err, 1e-17), "o-", label=name)
+    ax.set_xlabel("step h")
+    ax.set_ylabel("|numerical - exact|")
+    ax.set_title(title)
+    ax.grid(True, which="major", alpha=0.4)
+    ax.legend()
+    fig.tight_layout()
+    return fig
+
+
+def plot_digits(images, labels=None, predictions=None, ncols=10, size=1.1, title=None):
+    """A grid of small gray images with their labels (and predictions).
+
+    Parameters
+    ----------
+    images : ndarray of shape (N, 1, H, W) or (N, H, W)
+    labels, predictions : ndarray of int, shape (N,), optional
+        A wrong prediction is written in red.
+    """
+    images = np.asarray(images)
+    if images.ndim == 4:
+        images = images[:, 0]
+    n = len(images)
+    nrows = max(1, int(np.ceil(n / ncols)))
+    fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, 1.25 * size * nrows),
+                             squeeze=False)
+    for k, ax in enumerate(axes.ravel()):
+        ax.axis("off")
+        if k >= n:
+            continue
+        ax.imshow(images[k], cmap="gray_r", vmin=0, vmax=1)
+        if labels is not None and predictions is not None:
+            ok = labels[k] == predictions[k]
+            ax.set_title(f"{labels[k]} -> {predictions[k]}", fontsize=10,
+                         color="black" if ok else "tab:red")
+        elif labels is not None:
+            ax.set_title(str(labels[k]), fontsize=10)
+    if title:
+        fig.suptitle(title, fontsize=12)
+    fig.tight_layout()
+    return fig
+
+
+def plot_history(history):
+    """Training loss and train/test accuracy per epoch.
+
+    Parameters
+    ----------
+    history : dict
+        ``"loss"`` (one value per epoch, or per step), ``"train_acc"`` and
+        ``"test_acc"`` (one value per epoch).
+    """
+    fig, (a1, a2) = plt.subplots(1, 2, figsize=(11, 3.6))
+    loss = np.asarray(history["loss"], float)
+    a1.plot(np.arange(1, len(loss) + 1), loss, color="tab:blue")
+    a1.set_yscale("log")
+    a1.set_xlabel("epoch" if len(loss) == len(history.get("test_acc", [])) else "step")
+    a1.set_ylabel("cross-entropy loss")
+    a1.set_title("training loss")
+    for key, name in (("train_acc", "train"), ("test_acc", "test")):
+        if key in history and len(history[key]):
+            acc = 100 * np.asarray(history[key], float)
+            a2.plot(np.arange(1, len(acc) + 1), acc, "o-", markersize=3, label=name)
+    a2.set_xlabel("epoch")
+    a2.set_ylabel("accuracy (%)")
+    a2.set_ylim(top=100.5)
+    a2.grid(True, alpha=0.4)
+    a2.legend()
+    a2.set_title("accuracy")
+    fig.tight_layout()
+    return fig
+
+
+def plot_filters(weight, ncols=8, size=1.2, title=None):
+    """The kernels of a convolution layer, one small image each.
+
+    Parameters
+    ----------
+    weight : ndarray of shape (C_out, C_in, kH, kW)
+        Channel 0 of each filter is shown (red positive, blue negative).
+    """
+    weight = np.asarray(weight)[:, 0]
+    n = len(weight)
+    nrows = int(np.ceil(n / ncols))
+    lim = np.abs(weight).max()
+    fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, size * nrows + 0.4),
+                             squeeze=False)
+    for k, ax in enumerate(axes.ravel()):
+        ax.axis("off")
+        if k < n:
+            ax.imshow(weight[k], cmap="RdBu_r", vmin=-lim, vmax=lim)
+            ax.set_title(f"filter {k}", fontsize=9)
+    if title:
+        fig.suptitle(title, fontsize=12)
+    fig.tight_layout()
+    return fig
+
+
+def plot_feature_maps(maps, ncols=8, size=1.2, title=None, cmap="viridis"):
+    """The channels of one feature volume, one small image each.
+
+    Parameters
+    ----------
+    maps : ndarray of shape (C, H, W)
+    """
+    maps = np.asarray(maps)
+    n = len(maps)
+    nrows = int(np.ceil(n / ncols))
+    fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, size * nrows + 0.4),
+                             squeeze=False)
+    for k, ax in enumerate(axes.ravel()):
+        ax.axis("off")
+        if k < n:
+            ax.imshow(maps[k], cmap=cmap)
+            ax.set_title(str(k), fontsize=9)
+    if title:
+        fig.suptitle(title, fontsize=12)
+    fig.tight_layout()
+    return fig
+
+
+def plot_misclassified(images, labels, predictions, probs=None, max_images=12):
+    """The test digits the network gets wrong: true label -> prediction (confidence).
+
+    Parameters
+    ----------
+    images : ndarray of shape (N, 1, H, W)
+    labels, predictions : ndarray of int, shape (N,)
+    probs : ndarray of shape (N, C), optional
+        Softmax outputs; the confidence of the prediction is shown.
+    """
+    wrong = np.flatnonzero(np.asarray(labels) != np.asarray(predictions))[:max_images]
+    ncols = min(6, max(1, len(wrong)))
+    nrows = max(1, int(np.ceil(len(wrong) / ncols)))
+    fig, axes = plt.subplots(nrows, ncols, figsize=(1.7 * ncols, 1.95 * nrows), squeeze=False)
+    for ax in axes.ravel():
+        ax.axis("off")
+    for ax, k in zip(axes.ravel(), wrong):
+        ax.imshow(np.asarray(images)[k, 0], cmap="gray_r", vmin=0, vmax=1)
+        conf = f" ({100 * probs[k, predictions[k]]:.0f}%)" if probs is not None else ""
+        ax.set_title(f"true {labels[k]}, said {predictions[k]}{conf}", fontsize=9,
+                     color="tab:red")
+    if not len(wrong):
+        axes[0, 0].text(0.5, 0.5, "no mistakes", ha="center", va="center")
+    fig.suptitle(f"{len(wrong)} misclassified test digit(s) shown", fontsize=12)
+    fig.tight_layout()
+    return fig
+
+
+def plot_receptive_fields(fields, titles, size=3.2):
+    """Which input pixels reach one output pixel, for several stacks of layers.
+
+    Parameters
+    ----------
+    fields : sequence of ndarray of shape (H, W)
+        Non-zero where the input pixel influences the centre output pixel
+        (e.g. the gradient of that output with respect to the input).
+    titles : sequence of str
+    """
+    fig, axes = plt.subplots(1, len(fields), figsize=(size * len(fields), size + 0.5))
+    for ax, f, t in zip(np.atleast_1d(axes), fields, titles):
+        f = np.asarray(f, float)
+        ax.imshow(f > 0, cmap="Greys", vmin=0, vmax=1.4)
+        ax.imshow(np.where(f > 0, f, np.nan), cmap="viridis", alpha=0.85)
+        h, w = f.shape
+        ax.add_patch(Rectangle((w // 2 - 0.5, h // 2 - 0.5), 1, 1, fill=False,
+                               edgecolor="red", linewidth=2))
+        ax.set_xticks(np.arange(w + 1) - 0.5, minor=True)
+        ax.set_yticks(np.arange(h + 1) - 0.5, minor=True)
+        ax.grid(which="minor", color="white", linewidth=0.5)
+        ax.tick_params(which="both", length=0, labelbottom=False, labelleft=False)
+        rows = np.flatnonzero((f > 0).any(axis=1))
+        span = rows[-1] - rows[0] + 1 if rows.size else 0
+        ax.set_title(f"{t}\nfield {span}x{span}, {int((f > 0).sum())} pixels used", fontsize=11)
+    fig.tight_layout()
+    return fig
+
+
+def plot_image_row(images, titles, cmap="gray", size=3.0, values=False, fmt="{:.0f}"):
+    """Images side by side with their own colour scale (optionally values written in)."""
+    fig, axes = plt.subplots(1, len(images), figsize=(size * len(images), size + 0.3))
+    for ax, img, t in zip(np.atleast_1d(axes), images, titles):
+        if values:
+            _values(ax, img, title=t, fmt=fmt, cmap=cmap)
+        else:
+            ax.imshow(img, cmap=cmap)
+            ax.set_title(t, fontsize=11)
+            ax.axis("off")
+    fig.tight_layout()
+    return fig

@@ -1,0 +1,632 @@
+"""The checks of assignments 05-08 accept correct work and reject known bugs.
+
+Each check gets a correct implementation written independently of
+lessonlib (PyTorch autograd or a formula written out here), which must
+pass both visible and hidden cases, and a set of mutants, the mistakes
+students make, which must be rejected, with the diagnosis named where the
+check has one.
+"""
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from lessonlib.checks import CheckFailed
+from lessonlib.checks import networks as N
+
+torch.set_default_dtype(torch.float64)
+
+
+def t(a, grad=False):
+    out = torch.tensor(np.asarray(a, dtype=np.float64))
+    return out.requires_grad_(grad)
+
+
+def np_(tensor):
+    return tensor.detach().numpy()
+
+
+# ------------------------------------------------------------ correct work
+def ok_flatten(x):
+    return np_(torch.flatten(t(x), 1))
+
+
+def ok_linear(x, weight, bias=None):
+    return np_(F.linear(t(x), t(weight), None if bias is None else t(bias)))
+
+
+def ok_softmax(z, axis=-1):
+    return np_(F.softmax(t(z), dim=axis))
+
+
+def ok_log_softmax(z, axis=-1):
+    return np_(F.log_softmax(t(z), dim=axis))
+
+
+def ok_cross_entropy(logits, targets):
+    return F.cross_entropy(t(logits), torch.as_tensor(np.asarray(targets))).item()
+
+
+def ok_cross_entropy_backward(logits, targets):
+    z = t(logits, True)
+    F.cross_entropy(z, torch.as_tensor(np.asarray(targets))).backward()
+    return np_(z.grad)
+
+
+def _vjp(fn, dout, *inputs):
+    leaves = [t(a, True) for a in inputs]
+    fn(*leaves).backward(t(dout))
+    return [np_(leaf.grad) for leaf in leaves]
+
+
+def ok_relu_backward(dout, x):
+    return _vjp(F.relu, dout, x)[0]
+
+
+def ok_linear_backward(dout, x, weight):
+    x_, w_, b_ = t(x, True), t(weight, True), torch.zeros(weight.shape[0], requires_grad=True)
+    F.linear(x_, w_, b_).backward(t(dout))
+    return np_(x_.grad), np_(w_.grad), np_(b_.grad)
+
+
+def ok_max_pool2d_backward(dout, x, kernel_size, stride=None, padding=0):
+    return _vjp(lambda a: F.max_pool2d(a, kernel_size, stride, padding), dout, x)[0]
+
+
+def ok_avg_pool2d_backward(dout, x, kernel_size, stride=None, padding=0):
+    return _vjp(lambda a: F.avg_pool2d(a, kernel_size, stride, padding), dout, x)[0]
+
+
+def ok_conv2d_backward(dout, x, weight, stride=1, padding=0):
+    x_, w_ = t(x, True), t(weight, True)
+    b_ = torch.zeros(weight.shape[0], requires_grad=True)
+    F.conv2d(x_, w_, b_, stride=stride, padding=padding).backward(t(dout))
+    return np_(x_.grad), np_(w_.grad), np_(b_.grad)
+
+
+def ok_numerical_gradient(f, x, eps=1e-6):
+    h = eps
+    x = np.array(x, dtype=np.float64)
+    g = np.zeros_like(x)
+    for i in np.ndindex(x.shape):
+        e = np.zeros_like(x)
+        e[i] = h
+        g[i] = (f(x + e) - f(x - e)) / (2 * h)
+    return g
+
+
+def ok_conv_param_count(in_channels, out_channels, kernel_size, groups=1, bias=True):
+    layer = torch.nn.Conv2d(in_channels, out_channels, kernel_size, groups=groups, bias=bias)
+    return sum(p.numel() for p in layer.parameters())
+
+
+def ok_receptive_field(kernel_sizes, dilations=None, strides=None):
+    n = len(kernel_sizes)
+    dilations = dilations or [1] * n
+    strides = strides or [1] * n
+    r = 1  # walk back from one output pixel to the input
+    for k, d, s in reversed(list(zip(kernel_sizes, dilations, strides))):
+        r = (r - 1) * s + d * (k - 1) + 1
+    return r
+
+
+def ok_grouped_conv2d(x, weight, bias=None, stride=1, padding=0, groups=1):
+    b = None if bias is None else t(bias)
+    return np_(F.conv2d(t(x), t(weight), b, stride=stride, padding=padding, groups=groups))
+
+
+def ok_depthwise_separable_conv2d(x, depthwise_weight, pointwise_weight, depthwise_bias=None,
+                                  pointwise_bias=None, stride=1, padding=0):
+    db = None if depthwise_bias is None else t(depthwise_bias)
+    pb = None if pointwise_bias is None else t(pointwise_bias)
+    h = F.conv2d(t(x), t(depthwise_weight), db, stride=stride, padding=padding,
+                 groups=x.shape[1])
+    return np_(F.conv2d(h, t(pointwise_weight), pb))
+
+
+def ok_conv_transpose2d(x, weight, bias=None, stride=1, padding=0, output_padding=0):
+    b = None if bias is None else t(bias)
+    return np_(F.conv_transpose2d(t(x), t(weight), b, stride=stride, padding=padding,
+                                  output_padding=output_padding))
+
+
+CORRECT = {
+    "flatten": ok_flatten,
+    "linear": ok_linear,
+    "softmax": ok_softmax,
+    "log_softmax": ok_log_softmax,
+    "cross_entropy": ok_cross_entropy,
+    "cross_entropy_backward": ok_cross_entropy_backward,
+    "relu_backward": ok_relu_backward,
+    "linear_backward": ok_linear_backward,
+    "max_pool2d_backward": ok_max_pool2d_backward,
+    "avg_pool2d_backward": ok_avg_pool2d_backward,
+    "conv2d_backward": ok_conv2d_backward,
+    "numerical_gradient": ok_numerical_gradient,
+    "conv_param_count": ok_conv_param_count,
+    "receptive_field": ok_receptive_field,
+    "grouped_conv2d": ok_grouped_conv2d,
+    "depthwise_separable_conv2d": ok_depthwise_separable_conv2d,
+    "conv_transpose2d": ok_conv_transpose2d,
+}
+
+
+def check_of(name):
+    return getattr(N, f"check_{name}")
+
+
+@pytest.mark.parametrize("name", sorted(CORRECT))
+@pytest.mark.parametrize("hidden", [False, True])
+def test_correct_implementation_passes(name, hidden, capsys):
+    n = check_of(name)(CORRECT[name], hidden=hidden)
+    assert n >= 1
+    assert "all" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("name", sorted(CORRECT))
+def test_hidden_runs_more_cases_than_visible(name):
+    visible = check_of(name)(CORRECT[name], hidden=False)
+    assert check_of(name)(CORRECT[name], hidden=True) > visible
+
+
+@pytest.mark.parametrize("name", sorted(CORRECT))
+def test_unimplemented_stub_is_rejected(name):
+    def stub(*args, **kwargs):
+        raise NotImplementedError()
+
+    with pytest.raises(CheckFailed, match="not implemented yet"):
+        check_of(name)(stub)
+
+
+@pytest.mark.parametrize("name", sorted(CORRECT))
+def test_returning_nothing_is_rejected(name):
+    with pytest.raises(CheckFailed):
+        check_of(name)(lambda *args, **kwargs: None)
+
+
+@pytest.mark.parametrize("name", sorted(CORRECT))
+def test_reference_itself_is_refused(name):
+    import lessonlib
+
+    ref = getattr(lessonlib, name, None)
+    if ref is None:
+        pytest.skip(f"lessonlib has no function named {name}")
+    with pytest.raises(CheckFailed, match="reference implementation"):
+        check_of(name)(ref)
+
+
+def test_every_check_is_tested():
+    assert {n[len("check_"):] for n in N.__all__} - set(CORRECT) <= set(LENET_CHECKS)
+
+
+LENET_CHECKS = {"build_lenet", "accuracy", "train_step"}
+
+
+# ------------------------------------------------------------------ mutants
+def _onehot(targets, c):
+    y = np.zeros((len(targets), c))
+    y[np.arange(len(targets)), targets] = 1
+    return y
+
+
+def _naive_softmax(z, axis=-1):
+    e = np.exp(z)
+    return e / e.sum(axis=axis, keepdims=True)
+
+
+def _stable(z, axis=-1):
+    return z - z.max(axis=axis, keepdims=True)
+
+
+def student_pool_backward(dout, x, kernel_size, stride=None, padding=0, mode="max", bug=None):
+    """A student's loop, with one switchable bug."""
+    k, p = kernel_size, padding
+    s = k if stride is None or bug == "stride" else stride
+    if bug == "stride":
+        s = 1 if stride is None else stride
+    fill = -np.inf if mode == "max" else 0.0
+    xp = np.pad(x, ((0, 0), (0, 0), (p, p), (p, p)), constant_values=fill)
+    dx = np.zeros(xp.shape)
+    for n in range(x.shape[0]):
+        for c in range(x.shape[1]):
+            for i in range(dout.shape[2]):
+                for j in range(dout.shape[3]):
+                    win = xp[n, c, i * s:i * s + k, j * s:j * s + k]
+                    g = dout[n, c, i, j]
+                    if mode == "max":
+                        if bug == "ties_all":
+                            dx[n, c, i * s:i * s + k, j * s:j * s + k] += g * (win == win.max())
+                            continue
+                        flat = win.ravel()
+                        a = (flat.size - 1 - int(np.argmax(flat[::-1]))) if bug == "ties_last" \
+                            else int(np.argmax(flat))
+                        r, q = divmod(a, k)
+                        if bug == "assign":
+                            dx[n, c, i * s + r, j * s + q] = g
+                        else:
+                            dx[n, c, i * s + r, j * s + q] += g
+                    else:
+                        if bug == "no_divide":
+                            share = g
+                        elif bug == "valid":
+                            rows = np.clip([i * s - p, i * s - p + k], 0, x.shape[2])
+                            cols = np.clip([j * s - p, j * s - p + k], 0, x.shape[3])
+                            share = g / ((rows[1] - rows[0]) * (cols[1] - cols[0]))
+                        else:
+                            share = g / (k * k)
+                        if bug == "assign":
+                            dx[n, c, i * s:i * s + k, j * s:j * s + k] = share
+                        else:
+                            dx[n, c, i * s:i * s + k, j * s:j * s + k] += share
+    if bug == "no_crop" or p == 0:
+        return dx
+    return dx[:, :, p:-p, p:-p]
+
+
+def _conv_grads(dout, x, weight, stride=1, padding=0):
+    return ok_conv2d_backward(dout, x, weight, stride, padding)
+
+
+def _one_sided(f, x, eps=1e-6):
+    h = eps
+    x = np.array(x, dtype=np.float64)
+    g = np.zeros_like(x)
+    for i in np.ndindex(x.shape):
+        e = np.zeros_like(x)
+        e[i] = h
+        g[i] = (f(x + e) - f(x)) / h
+    return g
+
+
+def _no_restore(f, x, eps=1e-6):
+    h = eps
+    g = np.zeros_like(x)
+    for i in np.ndindex(x.shape):
+        x[i] += h
+        up = f(x)
+        x[i] -= 2 * h
+        g[i] = (up - f(x)) / (2 * h)
+    return g
+
+
+def _dws(x, dw, pw, db=None, pb=None, stride=1, padding=0, relu=False, pw_stride=1,
+         pw_padding=0, skip_pointwise=False):
+    h = ok_grouped_conv2d(x, dw, db, stride, padding, groups=x.shape[1])
+    if relu:
+        h = np.maximum(h, 0)
+    if skip_pointwise:
+        return h
+    return ok_grouped_conv2d(h, pw, pb, pw_stride, pw_padding)
+
+
+def _rf(ks, ds=None, ss=None, use_d=True, use_s=True):
+    return ok_receptive_field(ks, ds if use_d else None, ss if use_s else None)
+
+
+def _ct(x, w, b=None, stride=1, padding=0, output_padding=0):
+    return ok_conv_transpose2d(x, w, b, stride, padding, output_padding)
+
+
+# (name, mutant, regex the message must match, caught by the visible cases too)
+MUTANTS = [
+    # flatten
+    ("flatten", lambda x: x.reshape(-1), "Keep the batch axis", True),
+    ("flatten", lambda x: x.reshape(x.shape[0], -1, order="F"), "wrong order", True),
+    ("flatten", lambda x: x.transpose(0, 2, 3, 1).reshape(x.shape[0], -1), "channels-last", True),
+    ("flatten", lambda x: x.reshape(x.shape[0], x.shape[1], -1), "Flatten every axis", True),
+    ("flatten", lambda x: x.reshape(-1, x.shape[0]), "shape", True),
+    # linear
+    ("linear", lambda x, w, b=None: x @ w.T, "bias is missing", True),
+    ("linear", lambda x, w, b=None: x @ w + (0 if b is None else b), r"weight\.T", True),
+    ("linear", lambda x, w, b=None: x @ w.T + b, "bias may be None", True),
+    ("linear", lambda x, w, b=None: x @ w.T - (0 if b is None else b), "differ", True),
+    ("linear", lambda x, w, b=None: w @ x.T + (0 if b is None else b[:, None]), "swapped", True),
+    # softmax
+    ("softmax", _naive_softmax, "subtract each row's maximum", True),
+    ("softmax", lambda z, axis=-1: _naive_softmax(z - z.max(), axis), "maximum", False),
+    ("softmax", lambda z, axis=-1: ok_softmax(z, 0), "wrong axis", True),
+    ("softmax", lambda z, axis=-1: np.exp(_stable(z, axis)) / np.exp(_stable(z, axis)).sum(axis),
+     "keepdims", True),
+    ("softmax", lambda z, axis=-1: ok_softmax(z, -1), "axis", False),
+    ("softmax", lambda z, axis=-1: z / z.sum(axis=axis, keepdims=True), "exponentiates", True),
+    ("softmax", lambda z, axis=-1: 1 / (1 + np.exp(-z)), "sigmoid", True),
+    ("softmax", lambda z, axis=-1: np.round(ok_softmax(z, axis), 3), "differ", True),
+    # log_softmax
+    ("log_softmax", lambda z, axis=-1: np.log(ok_softmax(z, axis)), "log-sum-exp", True),
+    ("log_softmax", lambda z, axis=-1: np.log(_naive_softmax(z, axis)), "log-sum-exp", True),
+    ("log_softmax", lambda z, axis=-1: z - np.log(np.exp(_stable(z, axis)).sum(axis=axis, keepdims=True)),
+     "add it back", True),
+    ("log_softmax", lambda z, axis=-1: ok_log_softmax(z, -1), "differ", False),
+    # cross_entropy
+    ("cross_entropy", lambda z, t: -ok_log_softmax(z)[np.arange(len(t)), t].sum(),
+     "instead of taking the mean", True),
+    ("cross_entropy", lambda z, t: ok_log_softmax(z)[np.arange(len(t)), t].mean(), "sign", True),
+    ("cross_entropy", lambda z, t: -(ok_log_softmax(z) * _onehot(t, z.shape[1])).mean(),
+     r"N\*C", True),
+    ("cross_entropy", lambda z, t: -ok_log_softmax(z)[:, t].mean(), "np.arange", True),
+    ("cross_entropy", lambda z, t: -z[np.arange(len(t)), t].mean(), "raw score", True),
+    ("cross_entropy", lambda z, t: -np.log(_naive_softmax(z)[np.arange(len(t)), t]).mean(),
+     "maximum", True),
+    ("cross_entropy", lambda z, t: -ok_log_softmax(z)[np.arange(len(t)), t], "forget the mean",
+     True),
+    # cross_entropy_backward
+    ("cross_entropy_backward", lambda z, t: ok_softmax(z) - _onehot(t, z.shape[1]),
+     "divide by N", True),
+    ("cross_entropy_backward", lambda z, t: (_onehot(t, z.shape[1]) - ok_softmax(z)) / len(t),
+     "sign", True),
+    ("cross_entropy_backward", lambda z, t: ok_softmax(z) / len(t), "one-hot", True),
+    ("cross_entropy_backward", lambda z, t: (_naive_softmax(z) - _onehot(t, z.shape[1])) / len(t),
+     "maximum", True),
+    ("cross_entropy_backward", lambda z, t: (ok_softmax(z) - _onehot(t, z.shape[1])) / z.size,
+     r"N\*C", True),
+    # relu_backward
+    ("relu_backward", lambda d, x: d * (x >= 0), "x == 0", True),
+    ("relu_backward", lambda d, x: (x > 0) * 1.0, "chain rule", True),
+    ("relu_backward", lambda d, x: d * (d > 0), "forward input", True),
+    ("relu_backward", lambda d, x: d * np.maximum(x, 0), "local derivative", True),
+    ("relu_backward", lambda d, x: d.copy(), "differ", True),
+    # linear_backward
+    ("linear_backward", lambda d, x, w: (d @ w, x.T @ d, d.sum(0)), "transposed", True),
+    ("linear_backward", lambda d, x, w: (d @ w.T, d.T @ x, d.sum(0)), r"dout @ weight", True),
+    ("linear_backward", lambda d, x, w: (d @ w, d.T @ x / len(x), d.mean(0)), "averaged", True),
+    ("linear_backward", lambda d, x, w: (d @ w, d.T @ x, d.mean(0)), "SUM", True),
+    ("linear_backward", lambda d, x, w: (d @ w, d.T @ x, None), "forgot dbias", True),
+    ("linear_backward", lambda d, x, w: (d @ w, d.T @ x, np.zeros(w.shape[0])), "all zeros", True),
+    ("linear_backward", lambda d, x, w: (d @ w, d.T @ x, d.sum(1)), "shape", True),
+    ("linear_backward", lambda d, x, w: (d @ w, d.T @ x), "must return 3 values", True),
+    # max_pool2d_backward
+    ("max_pool2d_backward", lambda *a, **k: student_pool_backward(*a, **k, bug="assign"),
+     r"(?i)accumulate with \+=", True),
+    ("max_pool2d_backward", lambda *a, **k: student_pool_backward(*a, **k, bug="ties_all"),
+     "every tied", True),
+    ("max_pool2d_backward", lambda *a, **k: student_pool_backward(*a, **k, bug="ties_last"),
+     "first", True),
+    ("max_pool2d_backward", lambda *a, **k: student_pool_backward(*a, **k, bug="stride"),
+     "stride=None", True),
+    ("max_pool2d_backward", lambda *a, **k: student_pool_backward(*a, **k, bug="no_crop"),
+     "crop", False),
+    ("max_pool2d_backward", lambda d, x, k, stride=None, padding=0: np.zeros_like(x), "differ",
+     True),
+    # avg_pool2d_backward
+    ("avg_pool2d_backward",
+     lambda *a, **k: student_pool_backward(*a, **k, mode="avg", bug="assign"),
+     r"Accumulate with \+=", True),
+    ("avg_pool2d_backward",
+     lambda *a, **k: student_pool_backward(*a, **k, mode="avg", bug="no_divide"),
+     "shared out", True),
+    ("avg_pool2d_backward",
+     lambda *a, **k: student_pool_backward(*a, **k, mode="avg", bug="valid"),
+     "count_include_pad", False),
+    ("avg_pool2d_backward",
+     lambda *a, **k: student_pool_backward(*a, **k, mode="avg", bug="stride"),
+     "stride=None", True),
+    ("avg_pool2d_backward",
+     lambda *a, **k: student_pool_backward(*a, **k, mode="avg", bug="no_crop"), "crop", False),
+    # conv2d_backward
+    ("conv2d_backward",
+     lambda d, x, w, stride=1, padding=0: (_conv_grads(d, x, w[:, :, ::-1, ::-1].copy(), stride,
+                                                       padding)[0],
+                                           *_conv_grads(d, x, w, stride, padding)[1:]),
+     "rotated by 180", True),
+    ("conv2d_backward",
+     lambda d, x, w, stride=1, padding=0: (lambda dx, dw, db: (dx, dw / len(x), db / len(x)))(
+         *_conv_grads(d, x, w, stride, padding)), "averaged over the batch", True),
+    ("conv2d_backward",
+     lambda d, x, w, stride=1, padding=0: (lambda dx, dw, db: (dx, dw / len(x), db))(
+         *_conv_grads(d, x, w, stride, padding)), "averaged over the batch", True),
+    ("conv2d_backward",
+     lambda d, x, w, stride=1, padding=0: (lambda dx, dw, db: (dx, dw, d.sum((0, 2, 3)) / len(x)))(
+         *_conv_grads(d, x, w, stride, padding)), "dbias is the SUM", True),
+    ("conv2d_backward",
+     lambda d, x, w, stride=1, padding=0: (lambda dx, dw, db: (dx, dw, None))(
+         *_conv_grads(d, x, w, stride, padding)), "forgot dbias", True),
+    ("conv2d_backward",
+     lambda d, x, w, stride=1, padding=0: (lambda dx, dw, db: (dx, dw.transpose(1, 0, 2, 3), db))(
+         *_conv_grads(d, x, w, stride, padding)), "swapped", True),
+    ("conv2d_backward",
+     lambda d, x, w, stride=1, padding=0: (lambda dx, dw, db: (dx, dw[:, :, ::-1, ::-1], db))(
+         *_conv_grads(d, x, w, stride, padding)), "dweight is rotated", True),
+    ("conv2d_backward",
+     lambda d, x, w, stride=1, padding=0: (lambda dx, dw, db: (dx, dw, d.sum(0)))(
+         *_conv_grads(d, x, w, stride, padding)), "one entry per output channel", True),
+    ("conv2d_backward",
+     lambda d, x, w, stride=1, padding=0: (
+         _conv_grads(d, np.pad(x, ((0, 0), (0, 0), (padding,) * 2, (padding,) * 2)), w, stride, 0)[0],
+         *_conv_grads(d, x, w, stride, padding)[1:]), "crop", True),
+    # numerical_gradient
+    ("numerical_gradient", _one_sided, "central difference", True),
+    ("numerical_gradient", lambda f, x, eps=1e-6: 2 * ok_numerical_gradient(f, x, eps), r"2\*eps",
+     True),
+    ("numerical_gradient",
+     lambda f, x, eps=1e-6: np.full(x.shape, (f(x + eps) - f(x - eps)) / (2 * eps)),
+     "one entry at a time",
+     True),
+    ("numerical_gradient", _no_restore, "Restore", True),
+    ("numerical_gradient",
+     lambda f, x, eps=1e-6: ok_numerical_gradient(lambda a: np.float32(f(a.astype(np.float32))), x,
+                                                   eps),
+     "differ", True),
+    # conv_param_count
+    ("conv_param_count", lambda ci, co, k, groups=1, bias=True: co * ci * k * k + co * bias,
+     "groups is ignored", True),
+    ("conv_param_count", lambda ci, co, k, groups=1, bias=True: co * (ci // groups) * k * k + co,
+     "bias=False", True),
+    ("conv_param_count", lambda ci, co, k, groups=1, bias=True: co * (ci // groups) * k * k,
+     "bias is missing", True),
+    ("conv_param_count", lambda ci, co, k, groups=1, bias=True: co * ci * groups * k * k + co * bias,
+     "Divide by groups", True),
+    ("conv_param_count", lambda ci, co, k, groups=1, bias=True: co * (ci // groups) * k + co * bias,
+     r"k\*k", True),
+    ("conv_param_count", lambda ci, co, k, groups=1, bias=True: co * (ci // groups) * k * k + ci * bias,
+     "OUTPUT channel", True),
+    # receptive_field
+    ("receptive_field", lambda ks, ds=None, ss=None: _rf(ks, ds, ss, use_d=False),
+     "dilations are ignored", True),
+    ("receptive_field", lambda ks, ds=None, ss=None: _rf(ks, ds, ss, use_s=False),
+     "strides are ignored", False),
+    ("receptive_field", lambda ks, ds=None, ss=None: sum(k * d for k, d in zip(ks, ds or [1] * len(ks))),
+     "share a pixel", True),
+    ("receptive_field", lambda ks, ds=None, ss=None: int(np.prod(ks)), "addition", True),
+    # grouped_conv2d
+    ("grouped_conv2d",
+     lambda x, w, b=None, stride=1, padding=0, groups=1: ok_grouped_conv2d(
+         x[:, np.concatenate([np.arange(g, x.shape[1], groups) for g in range(groups)])], w, b,
+         stride, padding, groups), "CONTIGUOUS", True),
+    ("grouped_conv2d",
+     lambda x, w, b=None, stride=1, padding=0, groups=1: ok_grouped_conv2d(x, w, None, stride,
+                                                                          padding, groups),
+     "bias is missing", True),
+    ("grouped_conv2d",
+     lambda x, w, b=None, stride=1, padding=0, groups=1: ok_grouped_conv2d(x, w, b, stride, padding),
+     "split x", True),
+    ("grouped_conv2d",
+     lambda x, w, b=None, stride=1, padding=0, groups=1: ok_grouped_conv2d(
+         x, w, b, stride, padding, groups)[:, ::-1], "differ", True),
+    # depthwise_separable_conv2d
+    ("depthwise_separable_conv2d", lambda *a, **k: _dws(*a, **k, relu=True), "no ReLU", True),
+    ("depthwise_separable_conv2d",
+     lambda x, dw, pw, db=None, pb=None, stride=1, padding=0: _dws(x, dw, pw, None, pb, stride, padding),
+     "depthwise_bias", True),
+    ("depthwise_separable_conv2d",
+     lambda x, dw, pw, db=None, pb=None, stride=1, padding=0: _dws(x, dw, pw, db, None, stride, padding),
+     "pointwise_bias", True),
+    ("depthwise_separable_conv2d",
+     lambda *a, **k: _dws(*a, **k, pw_stride=k.get("stride", 1)), "Stride belongs", False),
+    ("depthwise_separable_conv2d",
+     lambda *a, **k: _dws(*a, **k, pw_padding=k.get("padding", 0)), "Padding belongs", True),
+    ("depthwise_separable_conv2d", lambda *a, **k: _dws(*a, **k, skip_pointwise=True),
+     "pointwise step", True),
+    # conv_transpose2d
+    ("conv_transpose2d",
+     lambda x, w, b=None, stride=1, padding=0, output_padding=0: _ct(
+         x, w[:, :, ::-1, ::-1].copy(), b, stride, padding, output_padding), "rotated", True),
+    ("conv_transpose2d",
+     lambda x, w, b=None, stride=1, padding=0, output_padding=0: _ct(
+         x, w.transpose(1, 0, 2, 3).copy(), b, stride, padding, output_padding), r"C_in, C_out",
+     True),
+    ("conv_transpose2d",
+     lambda x, w, b=None, stride=1, padding=0, output_padding=0: _ct(
+         x, w, None, stride, padding, output_padding), "bias is missing", True),
+    ("conv_transpose2d",
+     lambda x, w, b=None, stride=1, padding=0, output_padding=0: _ct(x, w, b, stride, padding),
+     "output_padding is ignored", True),
+    ("conv_transpose2d",
+     lambda x, w, b=None, stride=1, padding=0, output_padding=0: _ct(
+         x, w, b, stride, 0, output_padding), "REMOVES", True),
+    ("conv_transpose2d",
+     lambda x, w, b=None, stride=1, padding=0, output_padding=0: np.pad(
+         _ct(x, w, b, stride, 0, output_padding), ((0, 0), (0, 0), (padding,) * 2, (padding,) * 2)),
+     "crops", True),
+    ("conv_transpose2d",
+     lambda x, w, b=None, stride=1, padding=0, output_padding=0: _ct(x, w, b, 1, padding, 0),
+     "is ignored", True),
+]
+
+
+def _mutant_id(m):
+    return f"{m[0]}-{m[2]}"
+
+
+@pytest.mark.parametrize("name, mutant, match, visible", MUTANTS,
+                         ids=[_mutant_id(m) for m in MUTANTS])
+def test_mutant_is_rejected_with_its_diagnosis(name, mutant, match, visible):
+    with pytest.raises(CheckFailed, match=match):
+        check_of(name)(mutant, hidden=True)
+    if visible:
+        with pytest.raises(CheckFailed):
+            check_of(name)(mutant, hidden=False)
+
+
+def test_every_check_has_mutants():
+    assert {m[0] for m in MUTANTS} == set(CORRECT)
+
+
+# ------------------------------------------------------------------ LeNet
+from lessonlib import (  # noqa: E402
+    AvgPool2d, Conv2d, Flatten, Linear, MaxPool2d, ReLU, Sequential, cross_entropy,
+    cross_entropy_backward,
+)
+
+
+def _lenet(rng=None, relu=True, pool=MaxPool2d, fc_in=128, extra=False, k=3):
+    rng = np.random.default_rng(rng)
+    layers = [Conv2d(1, 16, k, padding=k // 2, rng=rng)]
+    layers += [ReLU()] if relu else []
+    layers += [pool(2), Conv2d(16, 32, 3, padding=1, rng=rng)]
+    layers += [ReLU()] if relu else []
+    layers += [pool(2), Flatten(), Linear(fc_in, 10, rng=rng)]
+    if extra:
+        layers += [ReLU(), Linear(10, 10, rng=rng)]
+    return Sequential(*layers)
+
+
+def ok_build_lenet(rng=None):
+    return _lenet(rng)
+
+
+def ok_accuracy(logits, targets):
+    pred = np.asarray(logits).argmax(axis=1)
+    return float((pred == np.asarray(targets)).sum()) / len(pred)
+
+
+def _student_step(model, x, y, lr, sign=-1.0, use_lr=True, rebind=False, mean=True,
+                  loss_after=False, update_first=False):
+    def update():
+        for name, p in model.params.items():
+            g = model.grads[name]
+            if rebind:
+                p = p + sign * (lr if use_lr else 1.0) * g  # noqa: F841 (the bug)
+            else:
+                p += sign * (lr if use_lr else 1.0) * g
+    if update_first:
+        update()
+    logits = model(x)
+    loss = cross_entropy(logits, y)
+    d = cross_entropy_backward(logits, y) * (1 if mean else len(y))
+    model.backward(d)
+    if not update_first:
+        update()
+    if loss_after:
+        return cross_entropy(model(x), y)
+    return float(loss)
+
+
+def ok_train_step(model, x, y, lr):
+    return _student_step(model, x, y, lr)
+
+
+CORRECT.update(build_lenet=ok_build_lenet, accuracy=ok_accuracy, train_step=ok_train_step)
+
+MUTANTS += [
+    ("build_lenet", lambda rng=None: _lenet(rng, relu=False), "ReLUs are missing", True),
+    ("build_lenet", lambda rng=None: _lenet(rng, pool=AvgPool2d), "MaxPool2d", True),
+    ("build_lenet", lambda rng=None: _lenet(rng, fc_in=512), "in_features=512", True),
+    ("build_lenet", lambda rng=None: _lenet(rng, extra=True), "has 8 parameter arrays", True),
+    ("build_lenet", lambda rng=None: _lenet(rng, k=5), r"\(16, 1, 5, 5\)", True),
+    ("build_lenet", lambda rng=None: [Conv2d(1, 16, 3)], "must return a model", True),
+    ("accuracy", lambda z, t: 100 * ok_accuracy(z, t), "percentage", True),
+    ("accuracy", lambda z, t: int((np.argmax(z, 1) == np.asarray(t)).sum()), "number of correct",
+     True),
+    ("accuracy", lambda z, t: 1 - ok_accuracy(z, t), "error rate", True),
+    ("accuracy", lambda z, t: float(np.mean(np.argmax(z, axis=0) == np.asarray(t))), "axis=1",
+     True),
+    ("accuracy", lambda z, t: float(np.mean(np.argmax(z[:, ::-1], 1) == np.asarray(t))), "differ",
+     False),
+    ("train_step", lambda m, x, y, lr: _student_step(m, x, y, lr, rebind=True), "did not change",
+     True),
+    ("train_step", lambda m, x, y, lr: _student_step(m, x, y, lr, sign=1.0), "uphill", True),
+    ("train_step", lambda m, x, y, lr: _student_step(m, x, y, lr, use_lr=False),
+     "learning rate is ignored", True),
+    ("train_step", lambda m, x, y, lr: _student_step(m, x, y, lr, mean=False), "N times", True),
+    ("train_step", lambda m, x, y, lr: _student_step(m, x, y, lr, loss_after=True), "AFTER", True),
+    ("train_step", lambda m, x, y, lr: _student_step(m, x, y, lr, update_first=True),
+     "did not change", True),
+    ("train_step", lambda m, x, y, lr: None, "loss", True),
+]
+
+
+@pytest.mark.parametrize("name, mutant, match, visible", MUTANTS[-18:],
+                         ids=[_mutant_id(m) for m in MUTANTS[-18:]])
+def test_lenet_mutant_is_rejected_with_its_diagnosis(name, mutant, match, visible):
+    test_mutant_is_rejected_with_its_diagnosis(name, mutant, match, visible)
