@@ -60,7 +60,10 @@ def relu_backward(dout, x):
             f"dout must have the shape of x {x.shape}, got {dout.shape}. ReLU acts "
             f"element-wise, so its gradient has the shape of its input."
         )
-    return np.where(x > 0, dout, 0).astype(result_dtype(dout, x), copy=False)
+    dtype = result_dtype(dout, x)
+    if np.isfinite(dout).all():  # a product is several times faster than np.where
+        return np.multiply(dout, x > 0, dtype=dtype)
+    return np.where(x > 0, dout, 0).astype(dtype, copy=False)  # inf * 0 would be nan
 
 
 def _check_axis(axis, ndim):

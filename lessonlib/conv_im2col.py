@@ -186,9 +186,20 @@ def forward(cols, weight, n, plan):
 
 
 def weight_grad(dout_grid, cols, plan, weight_shape):
-    """``dweight = dout @ cols.T`` per group; ``cols``' cropped positions are zeroed first."""
-    _zero_cropped(cols, plan)
-    return np.matmul(dout_grid, cols.transpose(0, 2, 1)).reshape(weight_shape)
+    """``dweight = dout @ cols.T`` per group, shape ``weight_shape``.
+
+    The cropped positions of ``dout_grid`` are zero, so they add nothing,
+    unless ``cols`` holds inf or nan there (0 * inf = nan): only then are
+    they zeroed in ``cols`` and the product is recomputed.
+    """
+    def product():    # computed as (cols @ dout.T).T: the faster order for BLAS here
+        return np.matmul(cols, dout_grid.transpose(0, 2, 1)).transpose(0, 2, 1)
+
+    dweight = product()
+    if not np.isfinite(dweight).all():
+        _zero_cropped(cols, plan)
+        dweight = product()
+    return dweight.reshape(weight_shape)
 
 
 def input_grad(dout_grid, weight, x_shape, plan):
@@ -196,6 +207,7 @@ def input_grad(dout_grid, weight, x_shape, plan):
     groups, c_out = dout_grid.shape[0], weight.shape[0]
     n, c_in = x_shape[:2]
     dcols = _matmul(weight.reshape(groups, c_out // groups, -1).transpose(0, 2, 1), dout_grid)
-    _zero_cropped(dcols, plan)
+    if not np.isfinite(weight).all():     # inf * 0 at the cropped positions would give nan
+        _zero_cropped(dcols, plan)
     kh, kw = plan.kernel_hw
     return from_phases(col2im(dcols.reshape(c_in, kh, kw, n, plan.run), plan), plan)

@@ -197,12 +197,15 @@ class Sequential(Module):
     def __init__(self, *layers):
         self._cache = None
         for i, layer in enumerate(layers):
+            if isinstance(layer, type):
+                raise TypeError(
+                    f"Sequential takes layer instances, got the class {layer.__name__} at "
+                    f"position {i}. Call it: {layer.__name__}(...), e.g. ReLU().")
             if not (callable(getattr(layer, "forward", None))
                     and callable(getattr(layer, "backward", None))):
                 raise TypeError(
                     f"Sequential takes layers (objects with forward and backward), got "
-                    f"{type(layer).__name__} at position {i}. Did you pass a class "
-                    f"instead of an instance, e.g. ReLU instead of ReLU()?")
+                    f"{type(layer).__name__} at position {i}.")
         self.layers = list(layers)
 
     def _named(self, attr):

@@ -134,11 +134,15 @@ def _max_scatter(xt, best, dout_t, k, s, out):
     free = np.ones(best.shape, dtype=bool)
     hit = np.empty(best.shape, dtype=bool)
     share = np.empty_like(dout_t)
+    finite = np.isfinite(dout_t).all()  # then a product replaces the slower np.where
     for sl in _offsets(k, s, out):
         np.equal(xt[sl], best, out=hit)
         hit &= free
         free ^= hit
-        np.multiply(dout_t, hit, out=share)
+        if finite:
+            np.multiply(dout_t, hit, out=share)
+        else:
+            share = np.where(hit, dout_t, 0)
         dxt[sl] += share
     return dxt
 
@@ -217,8 +221,7 @@ def max_pool2d_backward(dout, x, kernel_size, stride=None, padding=0):
     dx : ndarray of shape (N, C, H, W)
         Gradient with respect to ``x``.
     """
-    x, k, s, p, out = pool_setup(x, kernel_size, stride, padding)
-    _, cache = _max_cache(x, k, s, p)
+    _, cache = _max_cache(x, kernel_size, stride, padding)
     return _max_backward_cache(dout, cache)
 
 

@@ -39,7 +39,7 @@ def _grid(n, size):
 
 
 def show_images(images, titles=None, cmap="gray", size=3.0, signed=None, ncols=None,
-                suptitle=None):
+                suptitle=None, same_scale=False):
     """Show 2-D arrays side by side, each with its own colour scale.
 
     Parameters
@@ -58,6 +58,9 @@ def show_images(images, titles=None, cmap="gray", size=3.0, signed=None, ncols=N
     ncols : int, optional
         Panels per row (default: all in one row).
     suptitle : str, optional
+    same_scale : bool, default False
+        One colour scale for all panels (to compare magnitudes) instead of
+        one per panel (to see each one's structure).
 
     Returns
     -------
@@ -72,6 +75,8 @@ def show_images(images, titles=None, cmap="gray", size=3.0, signed=None, ncols=N
                              squeeze=False)
     cmaps = [cmap] * n if isinstance(cmap, str) else list(cmap)
     signs = [signed] * n if signed is None or isinstance(signed, bool) else list(signed)
+    top = max(float(np.abs(im).max()) for im in images) if same_scale else None
+    low = min(float(im.min()) for im in images) if same_scale else None
     for k, ax in enumerate(axes.ravel()):
         ax.axis("off")
         if k >= n:
@@ -79,10 +84,10 @@ def show_images(images, titles=None, cmap="gray", size=3.0, signed=None, ncols=N
         im = images[k]
         is_signed = bool(im.min() < 0) if signs[k] is None else signs[k]
         if is_signed:
-            v = float(np.abs(im).max()) or 1.0
+            v = top or float(np.abs(im).max()) or 1.0
             ax.imshow(im, cmap="RdBu_r", vmin=-v, vmax=v)
         else:
-            ax.imshow(im, cmap=cmaps[k])
+            ax.imshow(im, cmap=cmaps[k], vmin=low, vmax=top)
         if titles is not None:
             ax.set_title(titles[k], fontsize=11)
     if suptitle:
@@ -121,10 +126,10 @@ def show_values(a, ax=None, title=None, fmt="{:g}", cmap="Greys", highlight=None
     ax.imshow(a, cmap=cmap, vmin=vmin, vmax=vmax)
     lo = a.min() if vmin is None else vmin
     hi = a.max() if vmax is None else vmax
-    mid, half = (lo + hi) / 2, (hi - lo) / 2 or 1.0
-    diverging = cmap in ("RdBu_r", "RdBu", "coolwarm", "bwr")
+    colors = plt.get_cmap(cmap)
     for (r, c), v in np.ndenumerate(a):
-        dark = abs(v - mid) > 0.6 * half if diverging else v > mid + 0.1 * half
+        red, green, blue, _ = colors((v - lo) / (hi - lo) if hi > lo else 0.5)
+        dark = 0.299 * red + 0.587 * green + 0.114 * blue < 0.5
         ax.text(c, r, fmt.format(v), ha="center", va="center", fontsize=fontsize,
                 color="white" if dark else "black")
     ax.set_xticks(np.arange(a.shape[1] + 1) - 0.5, minor=True)
@@ -269,8 +274,9 @@ def plot_sliding_window(n, kernel_size, stride=1, padding=0, dilation=1, ax=None
     lim_out = max(o, 2) + 0.4
     if ax is None:
         width = 0.45 * (total + lim_out) + 1.2
-        fig, axes = plt.subplots(1, 2, figsize=(max(width, 7.5), 0.45 * total + 1.6),
-                                 gridspec_kw={"width_ratios": [total + 0.4, lim_out]})
+        fig, axes = plt.subplots(1, 2, figsize=(max(width, 7.5), 0.45 * total + 1.8),
+                                 gridspec_kw={"width_ratios": [total + 0.4, lim_out]},
+                                 layout="constrained")
     else:
         fig, axes = ax.figure, ax
     ax_in, ax_out = axes
@@ -315,7 +321,6 @@ def plot_sliding_window(n, kernel_size, stride=1, padding=0, dilation=1, ax=None
     note = "   (hatched: never reached)" if o and reach < total else ""
     fig.suptitle(f"kernel {k}, stride {s}, padding {p}, dilation {d}\n{formula}{note}",
                  fontsize=11)
-    fig.tight_layout()
     return fig
 
 
@@ -521,13 +526,13 @@ def plot_curves(x, curves, xlabel, ylabel, title=None):
     -------
     matplotlib.figure.Figure
     """
-    fig, ax = plt.subplots(figsize=(6.5, 3.8))
+    fig, ax = plt.subplots(figsize=(8, 3.8))
     for name, y in curves.items():
         ax.plot(x, y, marker="o", linewidth=2, label=name)
     ax.set_xlabel(xlabel, fontsize=11)
     ax.set_ylabel(ylabel, fontsize=11)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=10)
+    ax.legend(fontsize=10, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     if title:
         ax.set_title(title, fontsize=12)
     fig.tight_layout()

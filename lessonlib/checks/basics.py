@@ -93,7 +93,7 @@ def check_convolve1d(student_fn, hidden=False, seed=0):
         Diagnosis(_shifted_same(_sig.convolve1d, 1), _SAME_MSG),
         Diagnosis(_shifted_same(_sig.convolve1d, -1), _SAME_MSG),
     ]
-    return run("convolve1d", student_fn, _sig.convolve1d, corr1d_cases(hidden, seed),
+    run("convolve1d", student_fn, _sig.convolve1d, corr1d_cases(hidden, seed),
                 diagnoses, _SIGNAL_SHAPES,
                 forbidden=[_sig.convolve1d, _sig.correlate1d, np.convolve, np.correlate])
 
@@ -109,7 +109,7 @@ def check_correlate1d(student_fn, hidden=False, seed=0):
         Diagnosis(_shifted_same(_sig.correlate1d, 1), _SAME_MSG),
         Diagnosis(_shifted_same(_sig.correlate1d, -1), _SAME_MSG),
     ]
-    return run("correlate1d", student_fn, _sig.correlate1d, corr1d_cases(hidden, seed),
+    run("correlate1d", student_fn, _sig.correlate1d, corr1d_cases(hidden, seed),
                 diagnoses, _SIGNAL_SHAPES,
                 forbidden=[_sig.convolve1d, _sig.correlate1d, np.convolve, np.correlate])
 
@@ -148,7 +148,7 @@ def check_correlate2d(student_fn, hidden=False, seed=0):
                   "It is divided by the kernel size: each output is the plain sum of the "
                   "products (a dot product), not their mean."),
     ]
-    return run("correlate2d", student_fn,
+    run("correlate2d", student_fn,
                 lambda im, k: _sig.correlate2d(im, k, mode="valid"),
                 corr2d_cases(hidden, seed), diagnoses, _corr2d_shapes(),
                 forbidden=[_sig.correlate2d, _sig.convolve2d, conv_fn("conv2d")]
@@ -228,7 +228,6 @@ def check_vertical_edge_kernel(student_fn, hidden=False, seed=0):
                               f"{response:.2g} x the sum of |kernel|; want 0). {fix}")
     print(f"\N{CHECK MARK} {name}: strong on vertical edges, ~0 on horizontal edges and "
           f"flat areas ({n} test images).")
-    return n
 
 
 # ----------------------------------------------------------------------------- 02
@@ -271,7 +270,7 @@ def _size_wrongs():
 
 def check_conv_output_size(student_fn, hidden=False, seed=0):
     """Check ``conv_output_size(n, kernel_size, stride=1, padding=0, dilation=1)``."""
-    return run("conv_output_size", student_fn, _arith.conv_output_size,
+    run("conv_output_size", student_fn, _arith.conv_output_size,
                 conv_output_size_cases(hidden, seed), _size_wrongs(),
                 forbidden=[_arith.conv_output_size],
                 post=int_result("conv_output_size"))
@@ -335,5 +334,5 @@ def check_pad2d(student_fn, hidden=False, seed=0):
                   "The fill value was ignored: fill the new border with `value` "
                   "(np.pad(..., constant_values=value))."),
     ]
-    return run("pad2d", student_fn, _sig.pad2d, pad2d_cases(hidden, seed), diagnoses,
+    run("pad2d", student_fn, _sig.pad2d, pad2d_cases(hidden, seed), diagnoses,
                 _pad2d_shapes(), forbidden=[_sig.pad2d])

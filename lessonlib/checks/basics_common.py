@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import numbers
 import sys
 import traceback
 from dataclasses import dataclass
@@ -52,14 +53,15 @@ class ShapeDiagnosis:
 def shape_hint(diagnoses):
     """A ``shape_hint`` for :func:`run_cases` trying each shape diagnosis in turn."""
     def hint(got, expected, case):
+        found = []
         for d in diagnoses:
             try:
                 wrong = tuple(d.shape(*case.args, **case.kwargs))
             except Exception:  # the diagnosis does not apply to this case
                 continue
-            if wrong == tuple(got) and wrong != tuple(expected):
-                return d.message
-        return ""
+            if wrong == tuple(got) and wrong != tuple(expected) and d.message not in found:
+                found.append(d.message)
+        return " Or: ".join(found)
     return hint
 
 
@@ -144,17 +146,29 @@ def torch_functions(*names):
 def int_result(name):
     """A ``post`` hook refusing a float that happens to equal the expected integer."""
     def post(out):
-        if isinstance(out, (float, np.floating)) and float(out).is_integer():
+        if isinstance(out, (float, np.floating)):
+            if float(out).is_integer():
+                raise CheckFailed(
+                    f"{name} returned {out!r}, a float. A size (or a count) is a whole "
+                    f"number used as an array shape: return an int. Did you use / instead "
+                    f"of //?"
+                )
+        elif out is not None and (isinstance(out, (bool, np.bool_))
+                                  or not isinstance(out, numbers.Integral)):
             raise CheckFailed(
-                f"{name} returned {out!r}, a float. A size (or a count) is a whole number "
-                f"used as an array shape: return an int. Did you use / instead of //?"
+                f"{name} returned {out!r} of type {type(out).__name__}; return an int."
             )
     return post
 
 
 def run(name, student_fn, reference, cases, diagnoses=(), shapes=(), forbidden=(),
          post=None):
-    return run_cases(name, guard(student_fn, name, forbidden, post), reference, cases,
+    """:func:`run_cases` with a guarded student function and shape diagnoses.
+
+    Returns None: a grade cell's last line shows nothing when the check passes
+    (only its printed one-line summary).
+    """
+    run_cases(name, guard(student_fn, name, forbidden, post), reference, cases,
                      diagnoses, shape_hint(shapes) if shapes else None)
 
 

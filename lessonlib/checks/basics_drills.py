@@ -113,9 +113,9 @@ def drill_feedback(drills, answers):
         if given is None:
             mark = "?  not answered yet"
         elif given == expected:
-            mark, right = "OK right", right + 1
+            mark, right = "\N{CHECK MARK} right", right + 1
         else:
-            mark = f"X  {given} is wrong; the rule: {d['relationship']}"
+            mark = f"\N{BALLOT X} {given} is wrong; the rule: {d['relationship']}"
         print(f"{j}. {d['question']:<55} {mark}")
     print(f"{right} of {len(drills)} right.")
     return right

@@ -107,7 +107,7 @@ def _conv2d_shapes():
 
 def check_conv2d(student_fn, hidden=False, seed=0):
     """Check ``conv2d(x, weight, bias=None, stride=1, padding=0)`` (int or pair stride/padding)."""
-    return run("conv2d", student_fn,
+    run("conv2d", student_fn,
                 lambda x, w, b=None, stride=1, padding=0:
                 _conv.conv2d(x, w, b, stride=stride, padding=padding),
                 conv2d_cases(hidden, seed), _conv2d_wrongs(), _conv2d_shapes(),
@@ -145,7 +145,7 @@ def check_conv2d_param_count(student_fn, hidden=False, seed=0):
         Diagnosis(lambda ci, co, k, bias=True: co * ci * as_pair(k)[0] ** 2 + (co if bias else 0),
                   "For kernel_size=(kH, kW) the filter has kH * kW taps, not kH ** 2."),
     ]
-    return run("conv2d_param_count", student_fn, conv2d_param_count_reference,
+    run("conv2d_param_count", student_fn, conv2d_param_count_reference,
                 param_count_cases("conv", hidden, seed), diagnoses,
                 post=int_result("conv2d_param_count"))
 
@@ -160,7 +160,7 @@ def check_linear_param_count(student_fn, hidden=False, seed=0):
         Diagnosis(lambda i, o, bias=True: i * o + (1 if bias else 0),
                   "There is one bias per output feature, not one for the whole layer."),
     ]
-    return run("linear_param_count", student_fn, linear_param_count_reference,
+    run("linear_param_count", student_fn, linear_param_count_reference,
                 param_count_cases("linear", hidden, seed), diagnoses,
                 post=int_result("linear_param_count"))
 
@@ -183,7 +183,7 @@ def check_relu(student_fn, hidden=False, seed=0):
         Diagnosis(lambda x: np.where(np.asarray(x) > 0, x, 0.01 * np.asarray(x)),
                   "That is a leaky ReLU (0.01 x for x < 0); plain ReLU returns 0 there."),
     ]
-    return run("relu", student_fn, _act.relu, relu_cases(hidden, seed), diagnoses,
+    run("relu", student_fn, _act.relu, relu_cases(hidden, seed), diagnoses,
                 forbidden=[_act.relu] + torch_functions("relu"))
 
 
@@ -269,7 +269,7 @@ def check_max_pool2d(student_fn, hidden=False, seed=0):
                   -_pool.max_pool2d(-np.asarray(x, dtype=float), kernel_size, stride, padding),
                   "It keeps the smallest value of each window: use .max()."),
     ]
-    return run("max_pool2d", student_fn, _pool.max_pool2d, pool_cases("max", hidden, seed),
+    run("max_pool2d", student_fn, _pool.max_pool2d, pool_cases("max", hidden, seed),
                 diagnoses, _pool_shapes(),
                 forbidden=[_pool.max_pool2d] + torch_functions("max_pool2d"))
 
@@ -301,6 +301,6 @@ def check_avg_pool2d(student_fn, hidden=False, seed=0):
                   _pool.max_pool2d(x, kernel_size, stride, padding),
                   "That is max pooling: average pooling keeps the mean of each window."),
     ]
-    return run("avg_pool2d", student_fn, _pool.avg_pool2d, pool_cases("avg", hidden, seed),
+    run("avg_pool2d", student_fn, _pool.avg_pool2d, pool_cases("avg", hidden, seed),
                 diagnoses, _pool_shapes(),
                 forbidden=[_pool.avg_pool2d] + torch_functions("avg_pool2d"))

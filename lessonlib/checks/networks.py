@@ -3,7 +3,9 @@
 Every ``check_<name>(student_fn, hidden=False, seed=0)`` compares the
 student's ``<name>`` with lessonlib's reference (or, where lessonlib has
 no counterpart, with a formula written here) and raises
-:class:`~lessonlib.checks.CheckFailed` naming the likely mistake.
+:class:`~lessonlib.checks.CheckFailed` naming the likely mistake. A check
+that passes prints one line and returns None, so a grade cell shows nothing
+else.
 
 ==========================  ==================================================
 assignment                  checks

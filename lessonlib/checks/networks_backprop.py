@@ -46,7 +46,7 @@ def check_relu_backward(student_fn, hidden=False, seed=0):
         Diagnosis(lambda d, x: d * np.maximum(x, 0),
                   "The local derivative of ReLU is 1 where x > 0, not x: dout * (x > 0)."),
     ]
-    return run_with_hints("relu_backward", student_fn, ref("relu_backward"), cases,
+    run_with_hints("relu_backward", student_fn, ref("relu_backward"), cases,
                           diagnoses=diagnoses)
 
 
@@ -92,7 +92,7 @@ def check_linear_backward(student_fn, hidden=False, seed=0):
         Diagnosis(lambda d, x, w: (lambda a, b, c: (a, b, np.zeros_like(c)))(*_lin_parts(d, x, w)),
                   "dbias is all zeros: it is dout.sum(axis=0)."),
     ]
-    return run_with_hints("linear_backward", student_fn, ref("linear_backward"), cases,
+    run_with_hints("linear_backward", student_fn, ref("linear_backward"), cases,
                           [_FORGOT_DBIAS], diagnoses=diagnoses, shape_hint=_lin_shape_hint,
                           outputs=("dx", "dweight", "dbias"))
 
@@ -168,7 +168,7 @@ def check_max_pool2d_backward(student_fn, hidden=False, seed=0):
         Diagnosis(wrong(stride=1),
                   "stride=None means stride = kernel_size (as in PyTorch), not 1."),
     ]
-    return run_with_hints("max_pool2d_backward", student_fn, ref("max_pool2d_backward"),
+    run_with_hints("max_pool2d_backward", student_fn, ref("max_pool2d_backward"),
                           cases, diagnoses=diagnoses, shape_hint=_pool_shape_hint)
 
 
@@ -196,7 +196,7 @@ def check_avg_pool2d_backward(student_fn, hidden=False, seed=0):
         Diagnosis(wrong(stride=1),
                   "stride=None means stride = kernel_size (as in PyTorch), not 1."),
     ]
-    return run_with_hints("avg_pool2d_backward", student_fn, ref("avg_pool2d_backward"),
+    run_with_hints("avg_pool2d_backward", student_fn, ref("avg_pool2d_backward"),
                           cases, diagnoses=diagnoses, shape_hint=_pool_shape_hint)
 
 
@@ -271,7 +271,7 @@ def check_conv2d_backward(student_fn, hidden=False, seed=0):
         Diagnosis(mod(lambda d, x, w, s, p, dx, dw, db: (dx, dw, np.zeros_like(db))),
                   "dbias is all zeros: it is dout.sum(axis=(0, 2, 3))."),
     ]
-    return run_with_hints("conv2d_backward", student_fn, _conv_ref, cases, [_FORGOT_DBIAS],
+    run_with_hints("conv2d_backward", student_fn, _conv_ref, cases, [_FORGOT_DBIAS],
                           diagnoses=diagnoses, shape_hint=_conv_shape_hint,
                           outputs=("dx", "dweight", "dbias"))
 
@@ -330,7 +330,7 @@ def check_numerical_gradient(student_fn, hidden=False, seed=0):
                   "You moved every entry at once. Perturb one entry at a time and put it back "
                   "before moving on to the next."),
     ]
-    return run_with_hints("numerical_gradient", student_fn, _exact, cases,
+    run_with_hints("numerical_gradient", student_fn, _exact, cases,
                           [(("changed its input",), "Restore x[i] after each perturbation "
                             "(or work on x.copy()).")],
                           diagnoses=diagnoses, rtol=1e-7, atol=1e-8)

@@ -54,7 +54,7 @@ def check_conv_param_count(student_fn, hidden=False, seed=0):
                   _param_count(ci, co, k, groups, False) + (ci if bias else 0),
                   "There is one bias per OUTPUT channel (per filter), not per input channel."),
     ]
-    return run_with_hints("conv_param_count", student_fn, _param_count, cases,
+    run_with_hints("conv_param_count", student_fn, _param_count, cases,
                           diagnoses=diagnoses)
 
 
@@ -97,7 +97,7 @@ def check_receptive_field(student_fn, hidden=False, seed=0):
                   "Receptive fields grow by addition, not multiplication: r = 1 + sum of d*(k-1) "
                   "(times the product of the earlier strides)."),
     ]
-    return run_with_hints("receptive_field", student_fn, _rf, cases, diagnoses=diagnoses)
+    run_with_hints("receptive_field", student_fn, _rf, cases, diagnoses=diagnoses)
 
 
 # --------------------------------------------------------- grouped conv
@@ -147,7 +147,7 @@ def check_grouped_conv2d(student_fn, hidden=False, seed=0):
     hints = [(("raised",), "weight has shape (C_out, C_in // groups, kH, kW): split x into "
               "`groups` blocks of C_in // groups channels and weight into `groups` blocks "
               "of C_out // groups filters, convolve block g with block g, concatenate.")]
-    return run_with_hints("grouped_conv2d", student_fn, _grouped_ref, cases, hints,
+    run_with_hints("grouped_conv2d", student_fn, _grouped_ref, cases, hints,
                           diagnoses=diagnoses)
 
 
@@ -209,7 +209,7 @@ def check_depthwise_separable_conv2d(student_fn, hidden=False, seed=0):
                     "apply the pointwise step?")
         return ""
 
-    return run_with_hints("depthwise_separable_conv2d", student_fn, _dws_ref, cases,
+    run_with_hints("depthwise_separable_conv2d", student_fn, _dws_ref, cases,
                           diagnoses=diagnoses, shape_hint=hint)
 
 
@@ -283,5 +283,5 @@ def check_conv_transpose2d(student_fn, hidden=False, seed=0):
     hints = [(("raised",), "Remember the layout: x is (N, C_in, H, W) and weight is "
               "(C_in, C_out, kH, kW); the output is (N, C_out, H_out, W_out) with "
               "H_out = (H - 1)*stride - 2*padding + kH + output_padding.")]
-    return run_with_hints("conv_transpose2d", student_fn, _ct_ref, cases, hints,
+    run_with_hints("conv_transpose2d", student_fn, _ct_ref, cases, hints,
                           diagnoses=diagnoses, shape_hint=_ct_shape_hint)

@@ -53,7 +53,7 @@ def check_flatten(student_fn, hidden=False, seed=0):
                   "The values are in channels-last order (H, W, C). The layout here is NCHW: "
                   "flatten x as it is, x.reshape(x.shape[0], -1)."),
     ]
-    return run_with_hints("flatten", student_fn, ref("flatten"), cases,
+    run_with_hints("flatten", student_fn, ref("flatten"), cases,
                           diagnoses=diagnoses, shape_hint=_flatten_shape_hint)
 
 
@@ -99,7 +99,7 @@ def check_linear(student_fn, hidden=False, seed=0):
         (("matmul",), "weight has shape (out_features, in_features): use x @ weight.T."),
         (("shapes",), "weight has shape (out_features, in_features): use x @ weight.T."),
     ]
-    return run_with_hints("linear", student_fn, ref("linear"), cases, hints,
+    run_with_hints("linear", student_fn, ref("linear"), cases, hints,
                           diagnoses=diagnoses, shape_hint=hint)
 
 
@@ -156,7 +156,7 @@ def check_softmax(student_fn, hidden=False, seed=0):
     ]
     hints = [(("could not be broadcast",),
               "Keep the summed axis with keepdims=True so that the division broadcasts.")]
-    return run_with_hints("softmax", student_fn, ref("softmax"), cases, hints,
+    run_with_hints("softmax", student_fn, ref("softmax"), cases, hints,
                           diagnoses=diagnoses)
 
 
@@ -197,7 +197,7 @@ def check_log_softmax(student_fn, hidden=False, seed=0):
                   "You subtracted the max inside the exponential but did not add it back: "
                   "logsumexp(z) = m + log(sum(exp(z - m)))."),
     ]
-    return run_with_hints("log_softmax", student_fn, ref("log_softmax"), cases,
+    run_with_hints("log_softmax", student_fn, ref("log_softmax"), cases,
                           diagnoses=diagnoses)
 
 
@@ -265,7 +265,7 @@ def check_cross_entropy(student_fn, hidden=False, seed=0):
         Diagnosis(_ce_naive, _OVERFLOW + " Better still, use log-softmax (log-sum-exp) "
                   "instead of log(softmax)."),
     ]
-    return run_with_hints("cross_entropy", student_fn, ref("cross_entropy"), cases,
+    run_with_hints("cross_entropy", student_fn, ref("cross_entropy"), cases,
                           diagnoses=diagnoses, shape_hint=_ce_shape_hint)
 
 
@@ -313,5 +313,5 @@ def check_cross_entropy_backward(student_fn, hidden=False, seed=0):
                   "You divided by N*C; divide by N only."),
         Diagnosis(_ce_backward_naive, _OVERFLOW),
     ]
-    return run_with_hints("cross_entropy_backward", student_fn, ref("cross_entropy_backward"),
+    run_with_hints("cross_entropy_backward", student_fn, ref("cross_entropy_backward"),
                           cases, diagnoses=diagnoses)

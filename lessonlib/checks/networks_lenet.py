@@ -111,7 +111,6 @@ def check_build_lenet(student_fn, hidden=False, seed=0):
                               f"(5, 1, 8, 8): build the model from lessonlib layers.")
         n += 1
     passed(name, n)
-    return n
 
 
 # --------------------------------------------------------------- accuracy
@@ -148,7 +147,7 @@ def check_accuracy(student_fn, hidden=False, seed=0):
     ]
     hints = [(("raised",), "The predicted class of each row is np.argmax(logits, axis=1); "
               "compare it with targets and average.")]
-    return run_with_hints("accuracy", student_fn, _accuracy, cases, hints,
+    run_with_hints("accuracy", student_fn, _accuracy, cases, hints,
                           diagnoses=diagnoses)
 
 
@@ -223,4 +222,3 @@ def check_train_step(student_fn, hidden=False, seed=0):
                 ][:4 if size > 1 else 3])
             n += 1
     passed(name, n)
-    return n

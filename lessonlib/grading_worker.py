@@ -1,0 +1,235 @@
+"""The work done in the grading pool's processes, with nbgrader's converters.
+
+Three jobs, each a plain function of a JSON-able spec so that a process
+pool can run it:
+
+:func:`build_template`
+    a course folder with the source of the assignments to grade and a
+    gradebook made by ``GenerateAssignment`` (nbgrader generate_assignment);
+    the release it writes is what students started from.
+:func:`grade_student`
+    one student, in a course folder of their own (a copy of the template:
+    configuration, source, gradebook), with nbgrader's ``Autograde`` and
+    ``GenerateFeedback``; the kernel runs through
+    :class:`~lessonlib.grading_nbgrader.GuardedExecute`.
+:func:`export_grades`
+    nbgrader's CSV export plugin on the merged gradebook.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import logging
+import os
+import re
+import shutil
+import sys
+
+__all__ = ["init_worker", "build_template", "grade_student", "export_grades"]
+
+
+def init_worker():
+    """Pool initializer: import nbgrader once per process.
+
+    jsonschema imports the optional ``rfc3987_syntax`` package when it is
+    installed, which builds a grammar for seconds at every start; nbformat
+    does not use that format checker, so the worker goes without it.
+    """
+    sys.modules.setdefault("rfc3987_syntax", None)
+    import nbgrader.converters  # noqa: F401
+
+
+def _logger(name):
+    log = logging.getLogger(f"lessonlib.grading.{name}")
+    log.propagate = False
+    if not log.handlers:
+        log.addHandler(logging.NullHandler())
+    log.setLevel(logging.INFO)
+    return log
+
+
+def _config(root, course_id, extra=None):
+    from traitlets.config import Config
+    from traitlets.config.loader import PyFileConfigLoader
+    c = Config()
+    if os.path.isfile(os.path.join(root, "nbgrader_config.py")):
+        c.merge(PyFileConfigLoader("nbgrader_config.py", path=root).load_config())
+    c.CourseDirectory.root = root
+    c.CourseDirectory.course_id = course_id
+    c.CourseDirectory.db_url = "sqlite:///" + os.path.join(root, "gradebook.db")
+    for section, values in (extra or {}).items():
+        for key, value in values.items():
+            c[section][key] = value
+    return c
+
+
+def _run(converter_cls, config, assignment, student=None, log_name="nbgrader", **attrs):
+    from nbgrader.coursedir import CourseDirectory
+    from nbgrader.utils import capture_log
+    cd = CourseDirectory(config=config)
+    cd.assignment_id = assignment
+    if student is not None:
+        cd.student_id = student
+    app = converter_cls(coursedir=cd, config=config, log=_logger(log_name))
+    for k, v in attrs.items():
+        setattr(app, k, v)
+    return capture_log(app)
+
+
+def build_template(spec):
+    """Make the template course: source copies and a gradebook with the assignments.
+
+    ``spec``: ``root`` (new folder), ``course_root``, ``source_dir``,
+    ``release_dir``, ``course_id``, ``assignments``.
+
+    Returns
+    -------
+    dict
+        ``{"ok": bool, "error": str}``.
+    """
+    from nbgrader.converters import GenerateAssignment
+    root = spec["root"]
+    os.makedirs(root, exist_ok=True)
+    cfg_src = os.path.join(spec["course_root"], "nbgrader_config.py")
+    shutil.copy(cfg_src, os.path.join(root, "nbgrader_config.py"))
+    src_root = os.path.join(spec["course_root"], spec["source_dir"])
+    for name in os.listdir(src_root):   # header/footer notebooks and the like
+        if os.path.isfile(os.path.join(src_root, name)):
+            os.makedirs(os.path.join(root, spec["source_dir"]), exist_ok=True)
+            shutil.copy(os.path.join(src_root, name), os.path.join(root, spec["source_dir"]))
+    for a in spec["assignments"]:
+        shutil.copytree(os.path.join(src_root, a), os.path.join(root, spec["source_dir"], a),
+                        ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__"))
+    config = _config(root, spec["course_id"])
+    for a in spec["assignments"]:
+        res = _run(GenerateAssignment, config, a, log_name="template", force=True,
+                   create_assignment=True)
+        if not res["success"]:
+            return {"ok": False, "error": f"nbgrader generate_assignment {a} failed:\n"
+                                          + _tail(res.get("log", "") + res.get("error", ""))}
+    return {"ok": True, "error": ""}
+
+
+def _tail(text, n=12):
+    return "\n".join(text.strip().splitlines()[-n:])
+
+
+def _failure_reason(res, reports):
+    for rep in reports.values():
+        if rep.get("fatal"):
+            return rep["fatal"]
+    text = (res.get("log", "") or "") + "\n" + (res.get("error", "") or "")
+    errors = [ln for ln in text.splitlines() if "[ERROR]" in ln or "Error" in ln]
+    line = (errors or [ln for ln in text.splitlines() if ln.strip()] or ["unknown error"])[-1]
+    return "nbgrader could not grade it: " + line.replace("[ERROR]", "").strip()[:300]
+
+
+def _html_text(path):
+    with open(path, encoding="utf-8") as fh:
+        text = re.sub(r"<[^>]+>", "", fh.read())
+    return re.sub(r"\s+", " ", html.unescape(text))
+
+
+def _gradebook(db_url, course_id, assignment, student):
+    from nbgrader.api import Gradebook
+    with Gradebook(db_url, course_id) as gb:
+        sub = gb.find_submission(assignment, student)
+        cells = []
+        for nb in sub.notebooks:
+            for g in nb.grades:
+                cells.append({"notebook": nb.name, "cell": g.name, "score": g.score,
+                              "max_score": g.max_score, "manual": bool(g.needs_manual_grade)})
+        return {"score": sub.score, "max_score": sub.max_score,
+                "late_penalty": sub.late_submission_penalty or 0.0, "cells": cells}
+
+
+def grade_student(spec):
+    """Autograde one student's assignments and make their feedback.
+
+    ``spec``: ``student``, ``root`` (new folder for this student's course),
+    ``template``, ``submission`` (prepared ``<assignment>/<notebook>.ipynb``),
+    ``assignments`` (with something to grade), ``source_dir``,
+    ``course_id``, ``hidden`` (``{assignment: [hidden test lines]}``),
+    ``execute`` (configuration of GuardedExecute).
+
+    Returns
+    -------
+    dict
+        ``{"student": ..., "assignments": {assignment: result}}`` where a
+        result holds ``success``, ``reason``, ``reports`` (per notebook),
+        and for a success ``score``, ``max_score``, ``cells``,
+        ``feedback`` (list of files) and ``feedback_withheld``.
+    """
+    from nbgrader.converters import Autograde, GenerateFeedback
+    from nbgrader.preprocessors import (AssignLatePenalties, CheckCellMetadata, GetGrades,
+                                        IgnorePattern, LimitOutput, SaveAutoGrades)
+    from nbconvert.preprocessors import ClearMetadataPreprocessor, CSSHTMLHeaderPreprocessor
+    from .grading_nbgrader import GradeCellOutputs, GuardedExecute, HideHiddenTests
+
+    sid, root = spec["student"], spec["root"]
+    shutil.rmtree(root, ignore_errors=True)
+    os.makedirs(root)
+    tpl = spec["template"]
+    shutil.copy(os.path.join(tpl, "nbgrader_config.py"), root)
+    shutil.copy(os.path.join(tpl, "gradebook.db"), root)
+    shutil.copytree(os.path.join(tpl, spec["source_dir"]), os.path.join(root, spec["source_dir"]))
+    shutil.copytree(spec["submission"], os.path.join(root, "submitted", sid))
+    results = {}
+    for a in spec["assignments"]:
+        report_dir = os.path.join(root, "reports", a)
+        execute = dict(spec["execute"], report_dir=report_dir)
+        config = _config(root, spec["course_id"], {
+            "Autograde": {"autograde_preprocessors": [
+                GuardedExecute, GradeCellOutputs, IgnorePattern, ClearMetadataPreprocessor,
+                LimitOutput, SaveAutoGrades, AssignLatePenalties, CheckCellMetadata]},
+            "OverwriteCells": {"add_missing_cells": True},
+            "GuardedExecute": execute,
+            "GenerateFeedback": {"preprocessors": [GetGrades, HideHiddenTests,
+                                                   CSSHTMLHeaderPreprocessor]},
+            "HTMLExporter": {"template_name": "feedback"},
+        })
+        res = _run(Autograde, config, a, sid, log_name=sid, force=True, create_student=True)
+        reports = {}
+        if os.path.isdir(report_dir):
+            for f in sorted(os.listdir(report_dir)):
+                if f.endswith(".json"):
+                    with open(os.path.join(report_dir, f)) as fh:
+                        reports[f[:-5]] = json.load(fh)
+        out = {"success": bool(res["success"]), "reports": reports, "log": res.get("log", "")}
+        if not res["success"]:
+            out["reason"] = _failure_reason(res, reports)
+            results[a] = out
+            continue
+        out.update(_gradebook(config.CourseDirectory.db_url, spec["course_id"], a, sid))
+        fb = _run(GenerateFeedback, config, a, sid, log_name=sid, force=True)
+        folder = os.path.join(root, "feedback", sid, a)
+        out["feedback"], out["feedback_withheld"] = [], []
+        if fb["success"] and os.path.isdir(folder):
+            hidden = spec["hidden"].get(a, [])
+            for f in sorted(os.listdir(folder)):
+                path = os.path.join(folder, f)
+                text = _html_text(path) if f.endswith(".html") else ""
+                leaked = [h for h in hidden if re.sub(r"\s+", " ", h) in text]
+                if leaked:
+                    os.remove(path)
+                    out["feedback_withheld"].append(f)
+                else:
+                    out["feedback"].append(path)
+        elif not fb["success"]:
+            out["feedback_withheld"].append("feedback could not be generated: "
+                                            + _tail(fb.get("error", ""), 1))
+        results[a] = out
+    return {"student": sid, "assignments": results}
+
+
+def export_grades(spec):
+    """Run nbgrader's CSV export on a gradebook.
+
+    ``spec``: ``db`` (path), ``course_id``, ``to`` (CSV path).
+    """
+    from nbgrader.api import Gradebook
+    from nbgrader.plugins import CsvExportPlugin
+    with Gradebook("sqlite:///" + spec["db"], spec["course_id"]) as gb:
+        CsvExportPlugin(to=spec["to"], log=_logger("export")).export(gb)
+    return spec["to"]

@@ -1,0 +1,282 @@
+"""Layers: parameters and their names, initialisation, gradients, PyTorch, errors."""
+
+import numpy as np
+import pytest
+
+from lessonlib import (AvgPool2d, Conv2d, ConvTranspose2d, CrossEntropyLoss, Flatten, Linear,
+                       MaxPool2d, ReLU, Sequential, conv2d, gradcheck, max_pool2d,
+                       max_pool2d_backward)
+from lessonlib.gradcheck import GRADCHECK_TOL
+
+
+def layer_errors(layer, x, seed=0):
+    """Gradcheck errors of ``layer`` at ``x``: {"x": err, "weight": err, ...}."""
+    out = layer(x)
+    dout = np.random.default_rng(seed).standard_normal(out.shape)
+    layer(x)
+    dx = layer.backward(dout)
+    errors = {"x": gradcheck(layer, x, dx, dout=dout)}
+    for name, p in layer.params.items():
+        analytic = layer.grads[name].copy()
+
+        def f(v, p=p):
+            saved = p.copy()
+            p[...] = v
+            try:
+                return layer(x)
+            finally:
+                p[...] = saved
+        errors[name] = gradcheck(f, p, analytic, dout=dout)
+    return errors
+
+
+def distinct(shape, seed):
+    """Inputs without ties or values near 0 (no kink of ReLU / max within eps)."""
+    rng = np.random.default_rng(seed)
+    n = int(np.prod(shape))
+    return ((rng.permutation(n) + 1.0) / n * rng.choice([-1, 1], n)).reshape(shape)
+
+
+LAYERS = [
+    (lambda: Conv2d(3, 4, (3, 2), stride=(2, 1), padding=1, rng=0), (2, 3, 6, 5)),
+    (lambda: Conv2d(4, 6, 3, padding="same", dilation=2, groups=2, rng=1), (1, 4, 7, 6)),
+    (lambda: Conv2d(2, 3, 2, bias=False, rng=2), (2, 2, 4, 4)),
+    (lambda: ConvTranspose2d(4, 2, 3, stride=2, padding=1, output_padding=1, rng=3),
+     (2, 4, 3, 4)),
+    (lambda: ConvTranspose2d(4, 6, 2, stride=2, groups=2, rng=4), (1, 4, 3, 3)),
+    (lambda: MaxPool2d(2), (2, 3, 6, 6)),
+    (lambda: MaxPool2d(3, stride=2, padding=1), (1, 2, 7, 5)),
+    (lambda: AvgPool2d(3, stride=2, padding=1), (2, 2, 5, 6)),
+    (lambda: ReLU(), (2, 3, 4, 4)),
+    (lambda: Flatten(), (2, 3, 2, 2)),
+    (lambda: Linear(5, 3, rng=5), (4, 5)),
+]
+
+
+@pytest.mark.parametrize("make,shape", LAYERS)
+def test_every_layer_passes_gradient_checks(make, shape):
+    errors = layer_errors(make(), distinct(shape, 1))
+    assert max(errors.values()) < GRADCHECK_TOL, errors
+
+
+def test_sequential_and_loss_pass_gradient_checks_end_to_end():
+    model = Sequential(Conv2d(1, 2, 3, padding=1, rng=0), ReLU(), MaxPool2d(2),
+                       Conv2d(2, 3, 3, padding=1, rng=1), ReLU(), AvgPool2d(2),
+                       Flatten(), Linear(3, 4, rng=2))
+    x = distinct((3, 1, 4, 4), 2)
+    y = np.array([0, 3, 1])
+    crit = CrossEntropyLoss()
+    crit(model(x), y)
+    dx = model.backward(crit.backward())
+    grads = {k: v.copy() for k, v in model.grads.items()}
+    assert sorted(grads) == ["0.bias", "0.weight", "3.bias", "3.weight", "7.bias", "7.weight"]
+    assert gradcheck(lambda v: crit(model(v), y), x, dx) < GRADCHECK_TOL
+    for name, p in model.params.items():
+        def loss_at(v, p=p):
+            saved = p.copy()
+            p[...] = v
+            try:
+                return crit(model(x), y)
+            finally:
+                p[...] = saved
+        assert gradcheck(loss_at, p, grads[name]) < GRADCHECK_TOL, name
+
+
+def test_gradient_checks_reject_a_wrong_layer():
+    class LinearWrongWeightGrad(Linear):
+        def backward(self, dout):
+            dx = super().backward(dout)
+            self.grads["weight"] *= 2  # wrong: a factor 2 too much
+            return dx
+
+    class ReLUWrong(ReLU):
+        def backward(self, dout):
+            return dout  # wrong: ignores the mask
+
+    errors = layer_errors(LinearWrongWeightGrad(5, 3, rng=0), distinct((4, 5), 3))
+    assert errors["x"] < GRADCHECK_TOL and errors["weight"] > 0.1
+    assert layer_errors(ReLUWrong(), distinct((2, 6), 4))["x"] > 0.1
+
+
+def test_layers_compute_the_functions():
+    x = distinct((2, 3, 6, 6), 5)
+    conv = Conv2d(3, 2, 3, stride=2, padding=1, rng=0)
+    np.testing.assert_array_equal(conv(x), conv2d(x, conv.weight, conv.bias, 2, 1))
+    np.testing.assert_array_equal(conv.forward(x), conv(x))
+    pool = MaxPool2d(2)
+    out = pool(x)
+    np.testing.assert_array_equal(out, max_pool2d(x, 2))
+    np.testing.assert_array_equal(pool.backward(out), max_pool2d_backward(out, x, 2))
+
+
+# ---------------------------------------------------------------- parameters and init
+
+def test_parameter_names_and_shapes_like_named_parameters():
+    conv = Conv2d(3, 8, (3, 5), groups=1, rng=0)
+    assert {k: v.shape for k, v in conv.params.items()} == {"weight": (8, 3, 3, 5),
+                                                            "bias": (8,)}
+    up = ConvTranspose2d(6, 4, 2, groups=2, rng=0)
+    assert up.weight.shape == (6, 2, 2, 2) and up.bias.shape == (4,)
+    assert Conv2d(2, 2, 1, bias=False, rng=0).bias is None
+    assert list(Conv2d(2, 2, 1, bias=False, rng=0).params) == ["weight"]
+    inner = Sequential(Linear(2, 2, rng=0), ReLU())
+    model = Sequential(Flatten(), inner, Linear(2, 1, rng=1))
+    assert list(model.params) == ["1.0.weight", "1.0.bias", "2.weight", "2.bias"]
+    assert model.params["2.weight"] is model[2].weight  # the same array, not a copy
+    assert list(model.grads) == list(model.params)
+    assert len(model) == 3 and list(model)[1] is inner
+
+
+@pytest.mark.parametrize("make,fan_in", [
+    (lambda rng: Conv2d(16, 32, 3, rng=rng), 16 * 9),
+    (lambda rng: Conv2d(8, 8, 3, groups=4, rng=rng), 2 * 9),
+    (lambda rng: ConvTranspose2d(8, 6, 3, groups=2, rng=rng), 3 * 9),  # weight.shape[1] * k*k
+    (lambda rng: Linear(300, 20, rng=rng), 300),
+])
+def test_init_is_uniform_within_one_over_sqrt_fan_in(make, fan_in):
+    layer = make(0)
+    bound = 1 / np.sqrt(fan_in)
+    w, b = layer.weight, layer.bias
+    assert np.abs(w).max() <= bound and np.abs(b).max() <= bound
+    assert np.abs(w).max() > 0.9 * bound  # fills the interval ...
+    assert w.std() == pytest.approx(bound / np.sqrt(3), rel=0.15)  # ... uniformly
+    np.testing.assert_array_equal(make(0).weight, w)               # seeded
+    assert not np.array_equal(make(1).weight, w)
+    np.testing.assert_array_equal(make(np.random.default_rng(0)).weight, w)
+
+
+def test_init_bounds_match_torch():
+    torch = pytest.importorskip("torch")
+    torch.manual_seed(0)
+    pairs = [(Conv2d(16, 32, 3, rng=0), torch.nn.Conv2d(16, 32, 3)),
+             (ConvTranspose2d(8, 6, 3, groups=2, rng=0),
+              torch.nn.ConvTranspose2d(8, 6, 3, groups=2)),
+             (Linear(128, 10, rng=0), torch.nn.Linear(128, 10))]
+    for mine, theirs in pairs:
+        for name, p in theirs.named_parameters():
+            t = p.detach().numpy()
+            assert mine.params[name].shape == t.shape
+            bound = np.abs(mine.params[name]).max()
+            # both fill the same interval: the largest draws agree within 10 %
+            assert np.abs(t).max() == pytest.approx(bound, rel=0.1), name
+    # negative control: fan_in from in_channels (a common mistake for ConvTranspose2d)
+    t = torch.nn.ConvTranspose2d(8, 6, 3, groups=2).weight.detach().numpy()
+    assert np.abs(t).max() > 1 / np.sqrt(4 * 9)
+
+
+def test_float32_layers_keep_float32():
+    model = Sequential(Conv2d(1, 2, 3, padding=1, rng=0, dtype=np.float32), ReLU(),
+                       MaxPool2d(2), Flatten(), Linear(8, 3, rng=0, dtype=np.float32))
+    x = np.ones((2, 1, 4, 4), np.float32)
+    out = model(x)
+    assert out.dtype == np.float32
+    assert model.backward(np.ones_like(out)).dtype == np.float32
+    assert all(g.dtype == np.float32 for g in model.grads.values())
+    up = ConvTranspose2d(2, 1, 2, stride=2, rng=0, dtype=np.float32)
+    assert up(np.ones((1, 2, 2, 2), np.float32)).dtype == np.float32
+
+
+def test_backward_replaces_gradients_and_zero_grad_clears_them():
+    layer = Linear(3, 2, rng=0)
+    x = np.ones((1, 3))
+    layer(x)
+    layer.backward(np.ones((1, 2)))
+    first = layer.grads["weight"].copy()
+    layer.backward(np.ones((1, 2)))  # a re-run cell gives the same gradient, not twice it
+    np.testing.assert_array_equal(layer.grads["weight"], first)
+    model = Sequential(layer)
+    model.zero_grad()
+    assert not layer.grads["weight"].any()
+
+
+def test_cross_entropy_loss_layer():
+    crit = CrossEntropyLoss()
+    logits = np.array([[0.0, np.log(3.0)]])
+    assert float(crit(logits, np.array([1]))) == pytest.approx(-np.log(0.75))
+    np.testing.assert_allclose(crit.backward(), [[0.25, -0.25]])
+    np.testing.assert_allclose(crit.backward(2.0), [[0.5, -0.5]])
+
+
+# ---------------------------------------------------------------- repr and PyTorch
+
+def test_repr_matches_torch():
+    torch = pytest.importorskip("torch")
+    nn = torch.nn
+    pairs = [(Conv2d(1, 16, 3, padding=1), nn.Conv2d(1, 16, 3, padding=1)),
+             (Conv2d(4, 8, (3, 1), stride=2, dilation=2, groups=2, bias=False),
+              nn.Conv2d(4, 8, (3, 1), stride=2, dilation=2, groups=2, bias=False)),
+             (ConvTranspose2d(4, 2, 3, stride=2, padding=1, output_padding=1),
+              nn.ConvTranspose2d(4, 2, 3, stride=2, padding=1, output_padding=1)),
+             (Linear(128, 10), nn.Linear(128, 10)), (ReLU(), nn.ReLU())]
+    for mine, theirs in pairs:
+        assert repr(mine) == repr(theirs)
+    model = Sequential(Conv2d(1, 2, 3), ReLU(), MaxPool2d(2), Flatten(), Linear(8, 2))
+    assert repr(model).splitlines()[1] == "  (0): Conv2d(1, 2, kernel_size=(3, 3), stride=(1, 1))"
+    assert repr(model).splitlines()[3] == "  (2): MaxPool2d(kernel_size=2, stride=2, padding=0)"
+
+
+def test_small_cnn_matches_torch_end_to_end():
+    torch = pytest.importorskip("torch")
+    nn = torch.nn
+    model = Sequential(Conv2d(1, 4, 3, padding=1, rng=0), ReLU(), MaxPool2d(2),
+                       Conv2d(4, 6, 3, padding=1, rng=1), ReLU(), AvgPool2d(2),
+                       Flatten(), Linear(6, 5, rng=2))
+    tmodel = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+                           nn.Conv2d(4, 6, 3, padding=1), nn.ReLU(), nn.AvgPool2d(2),
+                           nn.Flatten(), nn.Linear(6, 5)).double()
+    with torch.no_grad():
+        for name, p in tmodel.named_parameters():
+            p.copy_(torch.tensor(model.params[name]))
+    rng = np.random.default_rng(3)
+    x, y = rng.standard_normal((4, 1, 4, 4)), rng.integers(0, 5, 4)
+    crit = CrossEntropyLoss()
+    loss = crit(model(x), y)
+    dx = model.backward(crit.backward())
+    xt = torch.tensor(x, requires_grad=True)
+    tloss = nn.functional.cross_entropy(tmodel(xt), torch.tensor(y))
+    tloss.backward()
+    assert float(loss) == pytest.approx(tloss.item(), rel=1e-10)
+    np.testing.assert_allclose(dx, xt.grad.numpy(), rtol=1e-9, atol=1e-12)
+    for name, p in tmodel.named_parameters():
+        np.testing.assert_allclose(model.grads[name], p.grad.numpy(), rtol=1e-9, atol=1e-12)
+    # negative control: a perturbed weight is noticed
+    model.params["7.bias"][0] += 1e-3
+    assert float(crit(model(x), y)) != pytest.approx(tloss.item(), rel=1e-10)
+
+
+# ---------------------------------------------------------------- errors
+
+@pytest.mark.parametrize("call,exc,match", [
+    (lambda: Conv2d(3, 4, 3, rng=0)(np.zeros((1, 2, 5, 5))), ValueError,
+     r"Conv2d\(3, 4, .*\) expects x with 3 channels \(N, 3, H, W\), got shape \(1, 2, 5, 5\)"),
+    (lambda: Conv2d(3, 4, 3, groups=2), ValueError, r"in_channels=3 must be divisible by groups=2"),
+    (lambda: Conv2d(2, 3, 3, groups=2), ValueError, r"out_channels=3 must be divisible"),
+    (lambda: Conv2d(2, 3, 3, padding="half"), ValueError, r"padding must be an int, a pair or"),
+    (lambda: Conv2d(0, 3, 3), ValueError, r"in_channels must be >= 1, got 0"),
+    (lambda: ConvTranspose2d(2, 3, 3, padding="same"), ValueError,
+     r"padding must be an int or a pair for ConvTranspose2d"),
+    (lambda: Linear(4, 2, rng=0)(np.zeros((2, 5))), ValueError,
+     r"Linear\(in_features=4, out_features=2, bias=True\) expects x of shape \(N, 4\), got "
+     r"\(2, 5\)\. Put a Flatten\(\) before it"),
+    (lambda: Linear(4, 2, rng="seed"), TypeError, r"rng must be None, an integer seed or a "
+                                                   r"np.random.Generator, got str"),
+    (lambda: Linear(4, 2, dtype=np.int32), TypeError, r"dtype must be np.float32 or np.float64"),
+    (lambda: Sequential(Linear(2, 2), ReLU), TypeError,
+     r"got the class ReLU at position 1\. Call it: ReLU\(\.\.\.\)"),
+    (lambda: Sequential(Linear(2, 2), np.tanh), TypeError,
+     r"Sequential takes layers \(objects with forward and backward\), got ufunc at position 1"),
+    (lambda: MaxPool2d(3, padding=2), ValueError, r"padding must be at most half the kernel"),
+    (lambda: ReLU().backward(np.ones(3)), RuntimeError, r"ReLU.backward was called before "
+                                                        r"forward"),
+    (lambda: Flatten()(np.ones(3)), ValueError, r"Flatten expects a batch \(N, \.\.\.\)"),
+])
+def test_errors_name_the_problem(call, exc, match):
+    with pytest.raises(exc, match=match):
+        call()
+
+
+def test_flatten_backward_checks_the_shape():
+    flat = Flatten()
+    flat(np.ones((2, 3, 2, 2)))
+    with pytest.raises(ValueError, match=r"dout must have the forward output's shape \(2, 12\)"):
+        flat.backward(np.ones((2, 11)))
