@@ -20,12 +20,13 @@ def relu(x):
 
     Parameters
     ----------
-    x : ndarray of any shape
-        Input; nan stays nan, as in PyTorch.
+    x : ndarray of shape (N, ...)
+        Input of any shape, e.g. (N, C, H, W); nan stays nan, as in PyTorch.
 
     Returns
     -------
-    out : ndarray of the same shape and dtype as ``x``
+    out : ndarray of shape (N, ...)
+        The shape and dtype of ``x``.
 
     Examples
     --------
@@ -44,14 +45,15 @@ def relu_backward(dout, x):
 
     Parameters
     ----------
-    dout : ndarray of the same shape as ``x``
-        Gradient of the loss with respect to ``relu(x)``.
-    x : ndarray of any shape
+    dout : ndarray of shape (N, ...)
+        Gradient of the loss with respect to ``relu(x)``, the shape of ``x``.
+    x : ndarray of shape (N, ...)
         The forward input.
 
     Returns
     -------
-    dx : ndarray of the same shape as ``x``
+    dx : ndarray of shape (N, ...)
+        The shape of ``x``.
     """
     dout = as_float_array(dout, "dout")
     x = as_float_array(x, "x")

@@ -99,11 +99,23 @@ def check_groups(c_in, c_out, weight_in, groups, what="x"):
     return groups
 
 
+def check_not_empty(x, weight):
+    """Refuse zero channels, zero-size images and empty kernels (an empty batch is fine)."""
+    if 0 in x.shape[1:]:
+        raise ValueError(f"x must have at least one channel, row and column, got shape {x.shape}.")
+    if weight.size == 0:
+        raise ValueError(
+            f"weight must not be empty, got shape {weight.shape}: it needs at least one "
+            f"output channel and a kernel of at least 1x1."
+        )
+
+
 def check_bias(bias, c_out, dtype):
     """Return ``bias`` as a (C_out,) array of ``dtype``, or None."""
     if bias is None:
         return None
-    bias = as_float_array(bias, "bias", ndim=1, hint=f"Give one value per output channel: ({c_out},).")
+    bias = as_float_array(bias, "bias", ndim=1,
+                          hint=f"Give one value per output channel: ({c_out},).")
     if bias.shape != (c_out,):
         raise ValueError(
             f"bias must have shape ({c_out},), one value per output channel, "
@@ -121,6 +133,7 @@ def _setup(x, weight, bias, stride, padding, dilation, groups, dout=None):
     weight = as_float_array(weight, "weight", ndim=4, hint=_W_HINT)
     stride = as_pair(stride, "stride")
     dilation = as_pair(dilation, "dilation")
+    check_not_empty(x, weight)
     c_out, c_in_g, kh, kw = weight.shape
     groups = check_groups(x.shape[1], c_out, c_in_g, groups)
     pads = resolve_padding(padding, (kh, kw), stride, dilation)
@@ -240,8 +253,8 @@ def check_dout(dout, expected, func):
     if dout.shape != tuple(expected):
         raise ValueError(
             f"dout must have the shape of {func}'s output for these arguments, "
-            f"{tuple(expected)}, got {dout.shape}. Check that stride, padding, dilation "
-            f"and groups are the ones of the forward call."
+            f"{tuple(expected)}, got {dout.shape}. Pass the same x, weight and "
+            f"hyper-parameters (stride, padding, ...) as to the forward call."
         )
     return dout
 

@@ -96,7 +96,7 @@ class Plan:
 
 def _phase_axis(a, before, stride, n):
     """Phase ``a`` along one axis holds x's samples ``r, r+stride, ...`` from phase index ``u``."""
-    u = -((a - before) // stride)          # first phase position inside x: ceil((before - a)/stride)
+    u = -((a - before) // stride)          # first phase row inside x: ceil((before - a) / stride)
     r = u * stride + a - before
     return u, r, len(range(r, n, stride))
 
@@ -164,7 +164,8 @@ def _zero_cropped(arr, plan):
 def grouped_cols(x, plan, groups):
     """im2col of ``x (N, C, H, W)`` as ``(G, C/G * kH * kW, N*Ho*Wq)``."""
     cols = im2col(to_phases(x, plan), plan)
-    return cols.reshape(groups, -1, cols.shape[3] * plan.run)
+    c, kh, kw, n, run = cols.shape
+    return cols.reshape(groups, c // groups * kh * kw, n * run)
 
 
 def to_grid(y, plan, groups):

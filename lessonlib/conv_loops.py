@@ -146,7 +146,8 @@ def conv_transpose2d_loops(x, weight, bias=None, stride=1, padding=0, output_pad
     """
     x, weight, bias = _arrays(x, weight, bias)
     (sh, sw), (dh, dw) = as_pair(stride, "stride"), as_pair(dilation, "dilation")
-    (ph, pw), (oph, opw) = as_pair(padding, "padding", 0), as_pair(output_padding, "output_padding", 0)
+    ph, pw = as_pair(padding, "padding", minimum=0)
+    oph, opw = as_pair(output_padding, "output_padding", minimum=0)
     n_batch, c_in, h, w = x.shape
     _, out_per_group, kh, kw = weight.shape
     in_per_group = c_in // groups

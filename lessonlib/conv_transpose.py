@@ -22,7 +22,7 @@ import numpy as np
 from . import conv_im2col as fast
 from ._validation import as_float_array, as_pair, check_int, result_dtype
 from .arithmetic import conv_transpose_output_size
-from .conv import check_bias, check_dout
+from .conv import check_bias, check_dout, check_not_empty
 
 __all__ = ["conv_transpose2d", "conv_transpose2d_backward"]
 
@@ -42,6 +42,7 @@ def _setup(x, weight, bias, stride, padding, output_padding, groups, dilation, d
     ph, pw = as_pair(padding, "padding", minimum=0)
     oph, opw = as_pair(output_padding, "output_padding", minimum=0)
     groups = check_int(groups, "groups", 1)
+    check_not_empty(x, weight)
     n, c_in, h, w = x.shape
     if weight.shape[0] != c_in:
         raise ValueError(

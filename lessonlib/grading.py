@@ -248,6 +248,8 @@ def _grade(run, wanted, started):
             "assignments": template_for}).result()
         if not tpl["ok"]:
             raise GradingError(tpl["error"])
+        echo(f"gradebook ready: {len(template_for)} assignment(s) "
+             f"({time.monotonic() - started:.0f} s)")
         release_nbs = run.release_notebooks(template_for)
         intake = read_submissions(run.submissions, os.path.join(run.work, "intake"), course,
                                   release_nbs)

@@ -76,6 +76,12 @@ def reference_names():
     return out
 
 
+def _check_functions():
+    """The ``check_*`` functions grade cells call."""
+    import lessonlib.checks
+    return {n for n in dir(lessonlib.checks) if n.startswith("check_")}
+
+
 def _transform(source):
     from IPython.core.inputtransformer2 import TransformerManager
     return TransformerManager().transform_cell(source)
@@ -359,7 +365,7 @@ def audit_notebook(nb, release, reference=None):
     provided = {v.rsplit(".", 1)[1] for v in aliases.values() if v.startswith("lessonlib.")}
     checks = {k for k, v in aliases.items() if v.startswith("lessonlib.checks")}
     ctx = {"exercises": exercises, "reference": reference, "provided": provided,
-           "checks": checks | {n for n in aliases if n.startswith("check_")}}
+           "checks": checks | _check_functions()}
     findings = []
     for i, c in enumerate(nb.get("cells", [])):
         if not isinstance(c, dict) or c.get("cell_type") != "code":

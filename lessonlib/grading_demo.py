@@ -176,7 +176,7 @@ _GOOD = {
 # What each student does, per assignment: a dict of changes (see _apply).
 DEMO_STUDENTS = {
     "honest": {
-        "01_alpha": {"solve": _GOOD, "extra": [
+        "01_alpha": {"solve": _GOOD, "append": [
             "%matplotlib inline\nimport matplotlib.pyplot as plt\nx = np.linspace(-2, 2, 9)\n"
             "plt.plot(x, relu(x))\nprint('relu of', x, 'is', relu(x))"]},
         "02_beta": {"solve": {**_GOOD, "size-impl": (
@@ -278,9 +278,12 @@ def _apply(nb, plan):
     for gid in plan.get("delete", []):
         cells[:] = [c for c in cells
                     if c.get("metadata", {}).get("nbgrader", {}).get("grade_id") != gid]
-    for i, src in enumerate(plan.get("extra", [])):
+    for i, src in enumerate(plan.get("extra", [])):   # right after the imports
         cells.insert(2 + i, {"cell_type": "code", "id": f"student-{i}", "metadata": {},
                              "execution_count": None, "outputs": [], "source": src})
+    for i, src in enumerate(plan.get("append", [])):  # at the end
+        cells.append({"cell_type": "code", "id": f"student-end-{i}", "metadata": {},
+                      "execution_count": None, "outputs": [], "source": src})
     return nb
 
 

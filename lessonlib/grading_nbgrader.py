@@ -33,10 +33,9 @@ import tempfile
 import time
 
 from nbclient.exceptions import DeadKernelError
-from nbconvert.preprocessors import Preprocessor
 from nbformat.notebooknode import NotebookNode
 from nbgrader import utils as nbutils
-from nbgrader.preprocessors import Execute
+from nbgrader.preprocessors import Execute, NbGraderPreprocessor
 from nbgrader.preprocessors.execute import UnresponsiveKernelError
 from jupyter_core.utils import run_sync
 from traitlets import Integer, List, Unicode
@@ -233,7 +232,7 @@ class GuardedExecute(Execute):
         return cell, resources
 
 
-class GradeCellOutputs(Preprocessor):
+class GradeCellOutputs(NbGraderPreprocessor):
     """Stderr and displayed values of grade cells do not change their score.
 
     nbgrader gives 0 to a grade cell with any stderr output, and reads a
@@ -252,7 +251,7 @@ class GradeCellOutputs(Preprocessor):
         return cell, resources
 
 
-class HideHiddenTests(Preprocessor):
+class HideHiddenTests(NbGraderPreprocessor):
     """Remove hidden tests, and tracebacks that could quote them, from feedback."""
 
     def preprocess_cell(self, cell, resources, index):

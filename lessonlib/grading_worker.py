@@ -25,6 +25,7 @@ import os
 import re
 import shutil
 import sys
+import warnings
 
 __all__ = ["init_worker", "build_template", "grade_student", "export_grades"]
 
@@ -37,6 +38,7 @@ def init_worker():
     does not use that format checker, so the worker goes without it.
     """
     sys.modules.setdefault("rfc3987_syntax", None)
+    warnings.simplefilter("ignore")   # library warnings mean nothing to the instructor
     import nbgrader.converters  # noqa: F401
 
 

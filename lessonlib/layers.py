@@ -97,7 +97,11 @@ class AvgPool2d(_PoolBase):
 
 
 class ReLU(Module):
-    """``max(x, 0)`` element-wise, like ``torch.nn.ReLU``."""
+    """``max(x, 0)`` element-wise, like ``torch.nn.ReLU``; see :func:`lessonlib.relu`.
+
+    No parameters. ``forward`` keeps ``x``; ``backward(dout)`` returns
+    ``dout`` where ``x > 0`` and 0 elsewhere (0 at ``x == 0``, as PyTorch).
+    """
 
     def forward(self, x):
         """``x`` of any shape -> same shape."""
@@ -111,7 +115,11 @@ class ReLU(Module):
 
 
 class Flatten(Module):
-    """``(N, C, H, W) -> (N, C*H*W)``, like ``torch.nn.Flatten()``."""
+    """``(N, C, H, W) -> (N, C*H*W)``, like ``torch.nn.Flatten()``.
+
+    No parameters. ``backward(dout)`` reshapes ``dout`` of shape
+    ``(N, C*H*W)`` back to the input's shape ``(N, C, H, W)``.
+    """
 
     def forward(self, x):
         """``x`` (N, ...) -> (N, prod(...))."""
@@ -240,11 +248,6 @@ class Sequential(Module):
         for layer in reversed(self.layers):
             dout = layer.backward(dout)
         return dout
-
-    def zero_grad(self):
-        """Set every layer's gradients to 0."""
-        for g in self.grads.values():
-            g[...] = 0
 
     def __repr__(self):
         lines = [f"({i}): " + repr(layer).replace("\n", "\n  ")

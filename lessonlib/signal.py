@@ -216,8 +216,9 @@ def convolve1d(x, k, mode="full"):
 
 
 def _correlate2d_padded(image, kernel, mode, pads, func):
-    image = as_float_array(image, "image", ndim=2,
-                           hint=f"{func} works on one (H, W) channel; use conv2d for (N, C, H, W) batches.")
+    image = as_float_array(
+        image, "image", ndim=2,
+        hint=f"{func} works on one (H, W) channel; use conv2d for (N, C, H, W) batches.")
     kernel = as_float_array(kernel, "kernel", ndim=2,
                             hint="Give a single (kH, kW) kernel.")
     _check_mode(mode)

@@ -358,8 +358,10 @@ def sliding_window_explorer(n=7, kernel_size=3, stride=1, padding=0, dilation=1,
     Returns
     -------
     ipywidgets.VBox or matplotlib.figure.Figure
-        The widget also carries a PNG of its starting state, which a
-        frontend without widget support (a notebook viewer) shows instead.
+        The widget is displayed by this function (assign the result, do not
+        leave it as a cell's last expression); it also carries a PNG of its
+        starting state, which a frontend without widget support (a notebook
+        viewer) shows instead. The static figure is shown like any figure.
     """
     if interactive is None:
         interactive = _widgets_available()
@@ -399,6 +401,7 @@ def sliding_window_explorer(n=7, kernel_size=3, stride=1, padding=0, dilation=1,
     box = _Explorer([w.HBox([sliders["n"], sliders["kernel_size"], sliders["stride"]]),
                      w.HBox([sliders["padding"], sliders["dilation"]]), out])
     redraw()
+    display(box)
     return box
 
 

@@ -1,9 +1,10 @@
 """Figures of assignments 05-08: classifier, gradients, LeNet, beyond.
 
-Every function draws with matplotlib and returns the ``Figure`` (end the
-notebook line with ``;`` so that Jupyter shows it once). Nothing here
-computes what a student implements: probabilities, gradients, feature maps
-and receptive fields are passed in by the notebook.
+Every function draws with matplotlib and returns the ``Figure``. In a
+notebook, assign it (``fig = plot_history(h)``) so that Jupyter shows it
+once (a trailing ``;`` is not enough under nbval). Nothing here computes
+what a student implements: probabilities, gradients, feature maps and
+receptive fields are passed in by the notebook.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ __all__ = [
     "plot_flatten", "plot_probabilities", "plot_grid_values", "plot_pool_gradient",
     "plot_difference_errors", "plot_digits", "plot_history", "plot_filters",
     "plot_feature_maps", "plot_misclassified", "plot_receptive_fields", "plot_image_row",
+    "plot_backprop_chain", "plot_channel_groups",
 ]
 
 
@@ -121,7 +123,7 @@ def plot_pool_gradient(x, dout, dx, kernel_size, stride, title=None):
     colors = plt.cm.tab10(np.arange(dout.size) % 10)
     k, s = kernel_size, stride
     for idx, (i, j) in enumerate(np.ndindex(dout.shape)):
-        off = 0.06 * (idx % 4)
+        off = 0.06 + 0.07 * (idx % 4)
         axes[0].add_patch(Rectangle((j * s - 0.5 + off, i * s - 0.5 + off), k - 2 * off,
                                     k - 2 * off, fill=False, edgecolor=colors[idx],
                                     linewidth=2.5))
@@ -335,5 +337,73 @@ def plot_image_row(images, titles, cmap="gray", size=3.0, values=False, fmt="{:.
             ax.imshow(img, cmap=cmap)
             ax.set_title(t, fontsize=11)
             ax.axis("off")
+    fig.tight_layout()
+    return fig
+
+
+def plot_backprop_chain(names, loss="loss L"):
+    """Layers as boxes: values flow forward (top), gradients flow back (bottom).
+
+    Parameters
+    ----------
+    names : sequence of str
+        The layers in forward order, e.g. ``["conv", "ReLU", "max pool"]``.
+    loss : str
+        Label of the last box.
+    """
+    names = list(names) + [loss]
+    n = len(names)
+    fig, ax = plt.subplots(figsize=(1.75 * n + 0.8, 2.6))
+    for i, name in enumerate(names):
+        last = i == n - 1
+        ax.add_patch(Rectangle((1.75 * i, 0), 1.25, 1, facecolor="#fde9c9" if last else "#dbe9f6",
+                               edgecolor="black", linewidth=1.2))
+        ax.text(1.75 * i + 0.625, 0.5, name, ha="center", va="center", fontsize=11)
+        if i < n - 1:
+            x0, x1 = 1.75 * i + 1.25, 1.75 * (i + 1)
+            ax.annotate("", xy=(x1, 0.78), xytext=(x0, 0.78),
+                        arrowprops=dict(arrowstyle="->", color="tab:blue", lw=2))
+            ax.annotate("", xy=(x0, 0.22), xytext=(x1, 0.22),
+                        arrowprops=dict(arrowstyle="->", color="tab:red", lw=2))
+    ax.text(0, 1.35, "forward: each layer computes its output from its input",
+            color="tab:blue", fontsize=11)
+    ax.text(0, -0.45, "backward: each layer turns dL/d(output) into dL/d(input) "
+            "(and dL/d(weights)) by the chain rule", color="tab:red", fontsize=11)
+    ax.set_xlim(-0.2, 1.75 * n)
+    ax.set_ylim(-0.7, 1.6)
+    ax.axis("off")
+    fig.tight_layout()
+    return fig
+
+
+def plot_channel_groups(in_channels, out_channels, groups_list):
+    """Which input channels each output channel reads, for several ``groups``.
+
+    Parameters
+    ----------
+    in_channels, out_channels : int
+    groups_list : sequence of int
+        Each must divide both channel counts.
+    """
+    fig, axes = plt.subplots(1, len(groups_list), figsize=(3.4 * len(groups_list), 3.4))
+    colors = plt.cm.tab10(np.arange(max(groups_list)) % 10)
+    for ax, g in zip(np.atleast_1d(axes), groups_list):
+        cin, cout = in_channels // g, out_channels // g
+        for o in range(out_channels):
+            grp = o // cout
+            for c in range(grp * cin, (grp + 1) * cin):
+                ax.plot([0, 1], [c / max(in_channels - 1, 1), o / max(out_channels - 1, 1)],
+                        color=colors[grp], alpha=0.7, lw=1.3)
+        ax.scatter(np.zeros(in_channels), np.linspace(0, 1, in_channels), s=60, color="black",
+                   zorder=3)
+        ax.scatter(np.ones(out_channels), np.linspace(0, 1, out_channels), s=60,
+                   color=[colors[o // cout] for o in range(out_channels)], zorder=3)
+        n_links = out_channels * cin
+        ax.set_title(f"groups={g}: {n_links} channel links", fontsize=11)
+        ax.text(0, -0.12, "input\nchannels", ha="center", va="top", fontsize=10)
+        ax.text(1, -0.12, "output\nchannels", ha="center", va="top", fontsize=10)
+        ax.set_xlim(-0.3, 1.3)
+        ax.set_ylim(-0.35, 1.08)
+        ax.axis("off")
     fig.tight_layout()
     return fig

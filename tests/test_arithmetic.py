@@ -130,8 +130,16 @@ def test_transposed_size_property(n, k, s, p, d, data):
         assert conv_transpose_output_size(n, k, s, p, op, d) == full - 2 * p
 
 
-def test_sizes_agree_with_torch_shapes():
+@pytest.fixture(scope="module")
+def torch():
     torch = pytest.importorskip("torch")
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)          # tiny tensors: one thread avoids contention
+    yield torch
+    torch.set_num_threads(threads)
+
+
+def test_sizes_agree_with_torch_shapes(torch):
     for n, k, s, p, d in [(7, 3, 2, 1, 1), (9, 4, 3, 0, 2), (5, 5, 1, 2, 1), (10, 2, 2, 0, 3)]:
         x = torch.zeros(1, 1, n, n)
         y = torch.nn.functional.conv2d(x, torch.zeros(1, 1, k, k), stride=s, padding=p, dilation=d)
@@ -145,7 +153,8 @@ def test_sizes_agree_with_torch_shapes():
 # --------------------------------------------------------------------------- errors
 def test_kernel_larger_than_input_names_numbers_and_suggests_padding():
     with pytest.raises(ValueError, match=r"kernel_size=5 spans 5 samples, more than the padded "
-                                         r"input: n=3 \+ padding 0\+0 = 3.*padding=1 is the smallest"):
+                                         r"input: n=3 \+ padding 0\+0 = 3.*"
+                                         r"padding=1 is the smallest"):
         conv_output_size(3, 5)
 
 

@@ -42,6 +42,7 @@ def test_input_is_not_modified_and_float32_is_checked_in_float64():
 
 def test_relative_error():
     assert relative_error(np.zeros(3), np.zeros(3)) == 0.0
+    assert relative_error(np.zeros(0), np.zeros(0)) == 0.0
     assert relative_error(np.array([1.0, 2.0]), np.array([1.0, 2.0])) == 0.0
     assert relative_error(np.array([1.0, 2.0]), np.array([1.0, 2.2])) == pytest.approx(0.2 / 2.2)
     assert relative_error(np.array([np.nan]), np.array([1.0])) == float("inf")

@@ -261,6 +261,8 @@ def test_small_cnn_matches_torch_end_to_end():
     (lambda: Linear(4, 2, rng="seed"), TypeError, r"rng must be None, an integer seed or a "
                                                    r"np.random.Generator, got str"),
     (lambda: Linear(4, 2, dtype=np.int32), TypeError, r"dtype must be np.float32 or np.float64"),
+    (lambda: Linear(4, 2, dtype="half-ish"), TypeError, r"dtype must be np.float32 or np.float64"
+                                                        r", got 'half-ish'"),
     (lambda: Sequential(Linear(2, 2), ReLU), TypeError,
      r"got the class ReLU at position 1\. Call it: ReLU\(\.\.\.\)"),
     (lambda: Sequential(Linear(2, 2), np.tanh), TypeError,

@@ -148,13 +148,15 @@ def test_1d_keeps_float32_and_upcasts_mixed_input():
 
 
 @pytest.mark.parametrize("args, err, match", [
-    ((np.ones((2, 2)), [1.0]), ValueError, r"x must be a 1-D array, got a 2-D array of shape \(2, 2\)"),
+    ((np.ones((2, 2)), [1.0]), ValueError, r"x must be a 1-D array, got a 2-D array of shape"),
     (([], [1.0]), ValueError, r"x must not be empty"),
     (([1.0], []), ValueError, r"k must not be empty"),
-    (([1.0, 2.0], [1.0], "middle"), ValueError, r"mode must be one of 'full', 'same', 'valid', got 'middle'"),
+    (([1.0, 2.0], [1.0], "middle"), ValueError,
+     r"mode must be one of 'full', 'same', 'valid', got 'middle'"),
     ((["a", "b"], [1.0]), TypeError, r"x must hold real numbers, got dtype <U1"),
     (([1.0], [1j]), TypeError, r"k must hold real numbers, got dtype complex128"),
-    (([1.0], np.array([None], dtype=object)), TypeError, r"k must hold real numbers, got dtype object"),
+    (([1.0], np.array([None], dtype=object)), TypeError,
+     r"k must hold real numbers, got dtype object"),
 ])
 @pytest.mark.parametrize("fn", [convolve1d, correlate1d])
 def test_1d_errors(fn, args, err, match):

@@ -35,6 +35,9 @@ def test_predict_and_evaluate():
         evaluate(model, X, y[:-1])
     with pytest.raises(ValueError, match=r"batch_size must be >= 1, got 0"):
         predict(model, X, batch_size=0)
+    with pytest.raises(ValueError, match=r"X must be a non-empty batch \(N, \.\.\.\), got shape "
+                                         r"\(0, 1, 8, 8\)"):
+        predict(model, X[:0])
 
 
 def test_one_epoch_history_and_reproducibility():
@@ -59,6 +62,7 @@ def test_training_a_given_model_changes_its_weights():
     (dict(batch_size=2.5), TypeError, r"batch_size must be an integer"),
     (dict(lr=-1.0), ValueError, r"lr must be a finite number >= 0"),
     (dict(dtype=np.float16), TypeError, r"dtype must be np.float32 or np.float64"),
+    (dict(seed=-1), ValueError, r"seed must be >= 0, got -1"),
 ])
 def test_bad_arguments_are_refused(kwargs, exc, match):
     with pytest.raises(exc, match=match):
