@@ -24,7 +24,7 @@ lab: venv
 	$(BIN)/jupyter lab --notebook-dir=course
 
 test: venv
-	$(BIN)/python -m pytest -n 2 --cov=lessonlib --cov-report=term tests
+	$(BIN)/python -m pytest -n 2 -p no:nbval --cov=lessonlib --cov-report=term tests
 	$(BIN)/python -m pytest -n 2 --dist loadscope --nbval solutions --nbval-current-env
 
 release: venv

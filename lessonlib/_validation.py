@@ -116,12 +116,12 @@ def as_pair(value, name, minimum=1):
 
     ``as_pair(2, "stride") == (2, 2)``; ``as_pair((3, 1), "kernel_size") == (3, 1)``.
     """
-    kind = "positive integer" if minimum == 1 else f"integer >= {minimum}"
+    kind = "a positive integer" if minimum == 1 else f"an integer >= {minimum}"
     if isinstance(value, (tuple, list)) and len(value) == 2:
         items = tuple(value)
     elif isinstance(value, (tuple, list)):
         raise ValueError(
-            f"{name} must be a {kind} or a pair of them (height, width), "
+            f"{name} must be {kind} or a pair of them (height, width), "
             f"got a sequence of length {len(value)}: {value!r}."
         )
     else:
@@ -130,12 +130,12 @@ def as_pair(value, name, minimum=1):
     for item in items:
         if isinstance(item, (bool, np.bool_)) or not isinstance(item, numbers.Integral):
             raise TypeError(
-                f"{name} must be a {kind} or a pair of them, got {value!r}. "
+                f"{name} must be {kind} or a pair of them, got {value!r}. "
                 f"Sizes are whole numbers of pixels."
             )
         if int(item) < minimum:
             raise ValueError(
-                f"{name} must be a {kind} or a pair of them, got {value!r}. "
+                f"{name} must be {kind} or a pair of them, got {value!r}. "
                 + ("A stride, kernel or dilation below 1 has no meaning."
                    if minimum == 1 else "Padding cannot be negative.")
             )

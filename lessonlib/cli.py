@@ -12,7 +12,6 @@ or from the folder given with ``--course``.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 
 __all__ = ["main", "build_parser"]
@@ -83,10 +82,6 @@ def main(argv=None):
         if args.command == "release":
             release(args.assignments, root=args.course)
         else:
-            if not os.path.exists(args.submissions):
-                raise CourseError(
-                    f"the submissions folder {args.submissions} does not exist. Give a folder "
-                    f"laid out <student>/<assignment>/<notebook>.ipynb, or a .zip of one.")
             from .grading import grade
             grade(args.submissions, args.out, jobs=args.jobs, assignments=args.assignment,
                   timeout=args.timeout, root=args.course)

@@ -16,7 +16,7 @@ functions written with plain loops.
 
 from __future__ import annotations
 
-import numpy as np
+import numpy as np  # noqa: F401  (the examples in the docstrings use np)
 
 from . import conv_im2col as fast
 from ._validation import as_float_array, as_pair, check_int, result_dtype

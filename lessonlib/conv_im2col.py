@@ -123,7 +123,7 @@ def from_phases(buf, plan):
     c, n = buf.shape[:2]
     (sh, sw), (hq, wq) = plan.stride, plan.phase_hw
     grid = buf[..., :hq * wq].reshape(c, n, sh, sw, hq, wq)
-    dx = np.zeros((n, c) + tuple(plan.in_hw), dtype=buf.dtype)
+    dx = np.empty((n, c) + tuple(plan.in_hw), dtype=buf.dtype)    # every pixel is in one phase
     dxt = dx.transpose(1, 0, 2, 3)
     for a, b, (pu, pv), (xr, xc) in plan.phase_slices():
         dxt[:, :, xr, xc] = grid[:, :, a, b, pu, pv]

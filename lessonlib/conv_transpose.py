@@ -17,7 +17,7 @@ is conv2d's forward. Semantics, shapes and argument order are those of
 
 from __future__ import annotations
 
-import numpy as np
+import numpy as np  # noqa: F401  (the examples in the docstrings use np)
 
 from . import conv_im2col as fast
 from ._validation import as_float_array, as_pair, check_int, result_dtype

@@ -215,7 +215,8 @@ def convolve1d(x, k, mode="full"):
     return _numpy_mode(full, len(x), len(k), mode)
 
 
-def _correlate2d_padded(image, kernel, mode, pads, func):
+def _correlate2d_padded(image, kernel, mode, flipped, func):
+    """Validate, zero-pad for ``mode``, slide ``kernel`` (already flipped if ``flipped``)."""
     image = as_float_array(
         image, "image", ndim=2,
         hint=f"{func} works on one (H, W) channel; use conv2d for (N, C, H, W) batches.")
@@ -233,7 +234,7 @@ def _correlate2d_padded(image, kernel, mode, pads, func):
             f"or a smaller kernel."
         )
     dtype = result_dtype(image, kernel)
-    (top, bottom), (left, right) = pads(kh), pads(kw)
+    (top, bottom), (left, right) = _mode_pads(kh, mode, flipped), _mode_pads(kw, mode, flipped)
     padded = pad2d(image.astype(dtype, copy=False), (top, bottom, left, right))
     windows = sliding_window_view(padded, (kh, kw))          # (Ho, Wo, kH, kW)
     return np.tensordot(windows, kernel.astype(dtype, copy=False), axes=2)
@@ -274,8 +275,7 @@ def correlate2d(image, kernel, mode="valid"):
     >>> correlate2d([[1, 2, 3], [4, 5, 6], [7, 8, 9]], [[1, 0], [0, -1]]).tolist()
     [[-4.0, -4.0], [-4.0, -4.0]]
     """
-    return _correlate2d_padded(image, kernel, mode,
-                               lambda k: _mode_pads(k, mode, flipped=False), "correlate2d")
+    return _correlate2d_padded(image, kernel, mode, False, "correlate2d")
 
 
 def convolve2d(image, kernel, mode="valid"):
@@ -307,8 +307,7 @@ def convolve2d(image, kernel, mode="valid"):
     [[4.0, 4.0], [4.0, 4.0]]
     """
     kernel = as_float_array(kernel, "kernel", ndim=2, hint="Give a single (kH, kW) kernel.")
-    return _correlate2d_padded(image, kernel[::-1, ::-1], mode,
-                               lambda k: _mode_pads(k, mode, flipped=True), "convolve2d")
+    return _correlate2d_padded(image, kernel[::-1, ::-1], mode, True, "convolve2d")
 
 
 def _mode_pads(k, mode, flipped):

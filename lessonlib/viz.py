@@ -85,9 +85,9 @@ def show_images(images, titles=None, cmap="gray", size=3.0, signed=None, ncols=N
         is_signed = bool(im.min() < 0) if signs[k] is None else signs[k]
         if is_signed:
             v = top or float(np.abs(im).max()) or 1.0
-            ax.imshow(im, cmap="RdBu_r", vmin=-v, vmax=v)
+            ax.imshow(im, cmap="RdBu_r", vmin=-v, vmax=v, interpolation="nearest")
         else:
-            ax.imshow(im, cmap=cmaps[k], vmin=low, vmax=top)
+            ax.imshow(im, cmap=cmaps[k], vmin=low, vmax=top, interpolation="nearest")
         if titles is not None:
             ax.set_title(titles[k], fontsize=11)
     if suptitle:

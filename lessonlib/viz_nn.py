@@ -289,11 +289,12 @@ def plot_misclassified(images, labels, predictions, probs=None, max_images=12):
     for ax, k in zip(axes.ravel(), wrong):
         ax.imshow(np.asarray(images)[k, 0], cmap="gray_r", vmin=0, vmax=1)
         conf = f" ({100 * probs[k, predictions[k]]:.0f}%)" if probs is not None else ""
-        ax.set_title(f"true {labels[k]}, said {predictions[k]}{conf}", fontsize=9,
+        ax.set_title(f"{labels[k]} \u2192 {predictions[k]}{conf}", fontsize=11,
                      color="tab:red")
     if not len(wrong):
         axes[0, 0].text(0.5, 0.5, "no mistakes", ha="center", va="center")
-    fig.suptitle(f"{len(wrong)} misclassified test digit(s) shown", fontsize=12)
+    fig.suptitle(f"{len(wrong)} misclassified digit(s): true \u2192 predicted (confidence)",
+                 fontsize=12)
     fig.tight_layout()
     return fig
 

@@ -633,3 +633,40 @@ def test_mutant_is_rejected_with_its_diagnosis(name, mutant, match, visible):
 
 def test_every_check_has_mutants():
     assert {m[0] for m in MUTANTS} == set(CORRECT)
+
+
+# ------------------------------------------------------ the figures of 05-08
+def test_figures_draw_what_they_are_given():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from lessonlib import viz_nn as V
+
+    rng = np.random.default_rng(0)
+    digits = rng.uniform(0, 1, (6, 1, 8, 8))
+    labels = np.array([0, 1, 2, 3, 4, 5])
+    preds = np.array([0, 1, 7, 3, 9, 5])
+    figures = {
+        "flatten": (V.plot_flatten(np.arange(12.0).reshape(3, 2, 2)), 4),
+        "probabilities": (V.plot_probabilities(np.arange(3.0), ok_softmax(np.arange(3.0))), 2),
+        "pool gradient": (V.plot_pool_gradient(np.zeros((5, 5)), np.ones((2, 2)), np.zeros((5, 5)),
+                                               3, 2), 3),
+        "errors": (V.plot_difference_errors(np.array([1e-3, 1e-4]), {"a": np.ones(2)}), 1),
+        "digits": (V.plot_digits(digits, labels, preds, ncols=3), 6),
+        "history": (V.plot_history({"loss": [2.0, 1.0], "train_acc": [0.5, 0.9],
+                                    "test_acc": [0.4, 0.8]}), 2),
+        "filters": (V.plot_filters(rng.standard_normal((4, 1, 3, 3)), ncols=4), 4),
+        "feature maps": (V.plot_feature_maps(rng.standard_normal((3, 4, 4)), ncols=3), 3),
+        "chain": (V.plot_backprop_chain(["conv", "ReLU"]), 1),
+        "groups": (V.plot_channel_groups(4, 4, [1, 2]), 2),
+        "fields": (V.plot_receptive_fields([np.eye(5)], ["x"]), 1),
+        "row": (V.plot_image_row([np.eye(3), np.eye(3)], ["a", "b"], values=True), 2),
+    }
+    for name, (fig, n_axes) in figures.items():
+        assert len(fig.axes) == n_axes, name
+        plt.close(fig)
+    fig = V.plot_misclassified(digits, labels, preds, max_images=12)
+    assert "2 misclassified" in fig._suptitle.get_text()
+    plt.close(fig)

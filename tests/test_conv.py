@@ -269,6 +269,26 @@ def test_torch_comparison_rejects_flipped_kernel_and_left_heavy_same_padding(tor
     assert not same_values(left_heavy, reference)
 
 
+def nan_and_values_agree(ours, theirs):
+    return all(a.shape == b.shape and np.array_equal(np.isnan(a), np.isnan(b))
+               and np.allclose(a, b, equal_nan=True) for a, b in zip(ours, theirs))
+
+
+@pytest.mark.filterwarnings("ignore:invalid value encountered")
+def test_inf_in_input_or_weight_spreads_like_torch(torch, rng, monkeypatch):
+    """The fast path computes on full-width rows; the extra positions must not leak inf*0=nan."""
+    x, w = rng.standard_normal((2, 2, 5, 6)), rng.standard_normal((3, 2, 3, 3))
+    x[0, 1, 2, 5], w[1, 0, 0, 2] = np.inf, -np.inf
+    kw = dict(stride=(1, 1), padding=(1, 1), dilation=(1, 1), groups=1)
+    dout = rng.standard_normal((2, 3, 5, 6))
+    expected = torch_conv2d(torch, x, w, None, **kw, backward_of=dout)[:2]
+    assert nan_and_values_agree(conv2d_backward(dout, x, w, **kw)[:2], expected)
+    # negative control: without zeroing the extra positions, nan leaks and the check fails
+    import lessonlib.conv_im2col as fast
+    monkeypatch.setattr(fast, "_zero_cropped", lambda arr, plan: None)
+    assert not nan_and_values_agree(conv2d_backward(dout, x, w, **kw)[:2], expected)
+
+
 # --------------------------------------------------------------------------- dtypes
 def test_float32_in_float32_out_everywhere(rng):
     x = rng.standard_normal((2, 4, 6, 5)).astype(np.float32)
