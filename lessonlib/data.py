@@ -59,7 +59,7 @@ def load_digits(split=None, dtype=np.float64):
     Examples
     --------
     >>> X, y = load_digits("test")
-    >>> X.shape, y.shape, X.min(), X.max()
+    >>> X.shape, y.shape, float(X.min()), float(X.max())
     ((450, 1, 8, 8), (450,), 0.0, 1.0)
     """
     if not (split is None or (isinstance(split, str) and split in ("train", "test"))):

@@ -25,12 +25,9 @@ look at is ``flagged`` with the reasons; the rest are ``graded``.
 
 from __future__ import annotations
 
-import csv
 import json
 import os
 import shutil
-import sqlite3
-import sys
 import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -38,11 +35,12 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from .grading_audit import audit_notebook, reference_names
 from .grading_course import Course, CourseError, release
 from .grading_intake import cell_source, hidden_test_lines, read_submissions
+from . import grading_report as report
+from .grading_report import COLUMNS, fmt
 from .grading_worker import build_template, export_grades, grade_student, init_worker
 
 __all__ = ["grade", "release", "GradingError", "COLUMNS"]
 
-COLUMNS = ["student_id", "assignment", "score", "max_score", "status", "flags"]
 _OUTPUTS = ("grades.csv", "nbgrader_grades.csv", "gradebook.db", "feedback", "autograded",
             "logs")
 
@@ -68,64 +66,6 @@ def _check_args(submissions, out, jobs, timeout):
     if os.path.isdir(sub) and (o == sub or o.startswith(sub + os.sep)):
         raise GradingError(f"--out {out} is inside the submissions folder; choose a folder "
                            f"elsewhere (it would be read as a student).")
-
-
-def _max_scores(db):
-    con = sqlite3.connect(db)
-    try:
-        rows = con.execute(
-            "SELECT a.name, SUM(g.max_score) FROM grade_cells g JOIN base_cell b ON g.id = b.id "
-            "JOIN notebook n ON b.notebook_id = n.id JOIN assignment a ON n.assignment_id = a.id "
-            "GROUP BY a.name").fetchall()
-    finally:
-        con.close()
-    return {a: float(s or 0) for a, s in rows}
-
-
-def _merge(target, student, worker_db, assignments):
-    """Copy one student's submissions of ``assignments`` into the merged gradebook."""
-    con = sqlite3.connect(target)
-    try:
-        con.execute("ATTACH DATABASE ? AS w", (worker_db,))
-        con.execute("INSERT OR REPLACE INTO student SELECT * FROM w.student WHERE id = ?",
-                    (student,))
-        for a in assignments:
-            subs = ("SELECT sa.id FROM w.submitted_assignment sa JOIN w.assignment x ON "
-                    "sa.assignment_id = x.id WHERE x.name = ? AND sa.student_id = ?")
-            nbs = f"SELECT id FROM w.submitted_notebook WHERE assignment_id IN ({subs})"
-            p = (a, student)
-            con.execute(f"INSERT OR REPLACE INTO submitted_assignment SELECT * FROM "
-                        f"w.submitted_assignment WHERE id IN ({subs})", p)
-            con.execute(f"INSERT OR REPLACE INTO submitted_notebook SELECT * FROM "
-                        f"w.submitted_notebook WHERE id IN ({nbs})", p)
-            for table in ("grade", "comment"):
-                con.execute(f"INSERT OR REPLACE INTO {table} SELECT * FROM w.{table} "
-                            f"WHERE notebook_id IN ({nbs})", p)
-        con.commit()
-        con.execute("DETACH DATABASE w")
-    finally:
-        con.close()
-
-
-def _fmt(x):
-    return "" if x is None else f"{float(x):g}"
-
-
-def _report_flags(res):
-    flags = []
-    for nb, rep in sorted(res.get("reports", {}).items()):
-        for label in rep.get("timeouts", []):
-            flags.append(f"{label} timed out after {rep.get('timeout_seconds')} s (scored 0)")
-        for item in rep.get("integrity", []):
-            flags.append(f"{item['cell']} scored 0: " + ", ".join(dict.fromkeys(item["reasons"])))
-        for d in rep.get("denied", []):
-            flags.append(f"blocked while grading: {d}")
-    manual = [c["cell"] for c in res.get("cells", []) if c.get("manual")]
-    if manual:
-        flags.append("needs manual grading: " + ", ".join(manual))
-    for f in res.get("feedback_withheld", []):
-        flags.append(f"feedback {f} withheld (it quoted a hidden test)")
-    return flags
 
 
 class _Run:
@@ -176,7 +116,7 @@ def _progress(k, n, sid, result, started):
     parts = []
     for a, res in sorted(result["assignments"].items()):
         if res["success"]:
-            parts.append(f"{a} {_fmt(res['score'])}/{_fmt(res['max_score'])}")
+            parts.append(f"{a} {fmt(res['score'])}/{fmt(res['max_score'])}")
         else:
             parts.append(f"{a} failed")
     return f"[{k}/{n}] {sid}: {', '.join(parts)} ({time.monotonic() - started:.0f} s)"
@@ -280,13 +220,13 @@ def _grade(run, wanted, started):
         for sid, res in sorted(results.items()):
             ok = [a for a, r in res["assignments"].items() if r.get("success")]
             if ok:
-                _merge(merged, sid, os.path.join(run.work, "students", sid, "gradebook.db"), ok)
+                report.merge(merged, sid, os.path.join(run.work, "students", sid, "gradebook.db"), ok)
         export = pool.submit(export_grades, {"db": merged, "course_id": course.course_id,
                                              "to": os.path.join(run.out, "nbgrader_grades.csv")})
         export.result()
-    rows = _rows(run, intake, graded, results, audits)
-    _write(run, rows, results)
-    _summary(run, rows, graded, started)
+    rows = report.rows(run, intake, graded, results, audits)
+    report.write(run, rows, results)
+    report.summary(run, rows, graded, started)
     return rows
 
 
@@ -303,77 +243,3 @@ def _audit(intake, graded, release_nbs):
             items += audit_notebook(data, release_nbs[a][nb], reference)
         found[(sid, a)] = items
     return found
-
-
-def _exported(path):
-    with open(path, newline="") as fh:
-        return {(r["student_id"], r["assignment"]): r for r in csv.DictReader(fh)}
-
-
-def _rows(run, intake, graded, results, audits):
-    max_scores = _max_scores(os.path.join(run.template, "gradebook.db"))
-    exported = _exported(os.path.join(run.out, "nbgrader_grades.csv"))
-    rows = []
-    for sid in intake.students:
-        for a in graded:
-            sub = intake.submissions.get((sid, a))
-            row = {"student_id": sid, "assignment": a, "score": "",
-                   "max_score": _fmt(max_scores.get(a)), "status": "failed", "flags": []}
-            if sub is None:
-                row["flags"].append("no submission for this assignment")
-            elif not sub.gradable:
-                row["flags"] += list(sub.failures.values()) + sub.flags
-            else:
-                res = results.get(sid, {}).get("assignments", {}).get(a, {})
-                if not res.get("success"):
-                    row["flags"] += [res.get("reason", "not graded")] + sub.flags
-                else:
-                    row["score"] = _fmt(exported[(sid, a)]["score"])
-                    row["max_score"] = _fmt(exported[(sid, a)]["max_score"])
-                    row["flags"] += sub.flags
-                    row["flags"] += [f"{why} (scored 0)" for why in sub.failures.values()]
-                    row["flags"] += _report_flags(res)
-                    row["flags"] += [f"audit: {t}" for t in audits.get((sid, a), [])]
-                    row["status"] = "flagged" if row["flags"] else "graded"
-            if sub is not None and row["status"] == "failed":
-                row["flags"] += [f"audit: {t}" for t in audits.get((sid, a), [])]
-            row["flags"] = "; ".join(dict.fromkeys(f.replace(";", ",") for f in row["flags"]))
-            rows.append(row)
-    return rows
-
-
-def _write(run, rows, results):
-    with open(os.path.join(run.out, "grades.csv"), "w", newline="") as fh:
-        w = csv.DictWriter(fh, fieldnames=COLUMNS)
-        w.writeheader()
-        w.writerows(rows)
-    for sid, res in results.items():
-        sroot = os.path.join(run.work, "students", sid)
-        logs = []
-        for a, r in sorted(res["assignments"].items()):
-            logs.append(f"===== {a} =====\n{r.get('log', '')}")
-            for kind in ("feedback", "autograded"):
-                src = os.path.join(sroot, kind, sid, a)
-                if os.path.isdir(src):
-                    shutil.copytree(src, os.path.join(run.out, kind, sid, a))
-        os.makedirs(os.path.join(run.out, "logs"), exist_ok=True)
-        with open(os.path.join(run.out, "logs", f"{sid}.log"), "w") as fh:
-            fh.write("\n".join(logs))
-
-
-def _summary(run, rows, graded, started):
-    echo = run.echo
-    counts = {s: sum(r["status"] == s for r in rows) for s in ("graded", "flagged", "failed")}
-    echo(f"done in {time.monotonic() - started:.0f} s: "
-         + ", ".join(f"{n} {s}" for s, n in counts.items()))
-    for a in graded:
-        scores = [float(r["score"]) for r in rows if r["assignment"] == a and r["score"] != ""]
-        maxi = next((r["max_score"] for r in rows if r["assignment"] == a), "")
-        mean = f"{sum(scores) / len(scores):.2f}" if scores else "-"
-        echo(f"  {a}: mean {mean} / {maxi} over {len(scores)} scored submission(s)")
-    for r in rows:
-        if r["status"] != "graded":
-            echo(f"  {r['status']:7s} {r['student_id']}/{r['assignment']}: {r['flags']}")
-    echo(f"grades: {os.path.join(run.out, 'grades.csv')}; feedback: "
-         f"{os.path.join(run.out, 'feedback')}")
-    sys.stdout.flush()

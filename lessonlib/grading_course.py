@@ -1,11 +1,10 @@
 """The course folder as nbgrader sees it, and the release command.
 
 :class:`Course` reads ``nbgrader_config.py`` (the folder names of the
-source and the release, the course id, the execution timeout) and lists
-the assignments: the folders of the source directory that hold a
-notebook. :func:`release` regenerates the release with
-``nbgrader generate_assignment ASSIGNMENT --force`` run from the course
-root, one assignment at a time.
+source and the release, the course id) and lists the assignments: the
+folders of the source directory that hold a notebook. :func:`release`
+regenerates the release with nbgrader's ``generate_assignment ASSIGNMENT
+--force``, run from the course root for each assignment.
 """
 
 from __future__ import annotations
@@ -61,8 +60,6 @@ class Course:
     source_dir, release_dir : str
         Folder names of the instructor notebooks and of the student release.
     course_id : str
-    timeout : int or None
-        Per-cell execution timeout from the configuration, in seconds.
     assignments : dict of str to list of str
         Assignment id -> notebook names (without ``.ipynb``), in order.
     """
@@ -71,7 +68,6 @@ class Course:
     source_dir: str = "source"
     release_dir: str = "release"
     course_id: str = "default_course"
-    timeout: int | None = None
     assignments: dict = field(default_factory=dict)
 
     @classmethod
@@ -92,11 +88,9 @@ class Course:
         from traitlets.config.loader import PyFileConfigLoader
         cfg = PyFileConfigLoader("nbgrader_config.py", path=root).load_config()
         cd = cfg.get("CourseDirectory", {})
-        ex = cfg.get("ExecutePreprocessor", {})
         course = cls(root=root, source_dir=cd.get("source_directory", "source"),
                      release_dir=cd.get("release_directory", "release"),
-                     course_id=cd.get("course_id", "default_course"),
-                     timeout=cfg.get("Execute", {}).get("timeout", ex.get("timeout")))
+                     course_id=cd.get("course_id", "default_course"))
         src = course.path(course.source_dir)
         if not os.path.isdir(src):
             raise CourseError(f"the source folder {src} does not exist (nbgrader_config.py "

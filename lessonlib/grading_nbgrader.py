@@ -92,8 +92,9 @@ class GuardedExecute(Execute):
 
     async def async_start_new_kernel_client(self):
         kc = await super().async_start_new_kernel_client()
+        allow = [self._scratch] + list(self.allow_paths)
         expr = ("__import__('lessonlib.grading_guard', fromlist=['install']).install("
-                f"deny={list(self.deny_paths)!r}, allow={[self._scratch] + list(self.allow_paths)!r})")
+                f"deny={list(self.deny_paths)!r}, allow={allow!r})")
         reply = await self._request("", {"install": expr})
         result = (reply or {}).get("content", {}).get("user_expressions", {}).get("install", {})
         if result.get("status") != "ok":

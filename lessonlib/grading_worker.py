@@ -39,6 +39,8 @@ def init_worker():
     """
     sys.modules.setdefault("rfc3987_syntax", None)
     warnings.simplefilter("ignore")   # library warnings mean nothing to the instructor
+    # nbgrader runs the `alembic` executable installed next to this Python
+    os.environ["PATH"] = os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", "")
     import nbgrader.converters  # noqa: F401
 
 
@@ -108,13 +110,22 @@ def build_template(spec):
         res = _run(GenerateAssignment, config, a, log_name="template", force=True,
                    create_assignment=True)
         if not res["success"]:
-            return {"ok": False, "error": f"nbgrader generate_assignment {a} failed:\n"
-                                          + _tail(res.get("log", "") + res.get("error", ""))}
+            return {"ok": False, "error": f"nbgrader generate_assignment {a} failed: "
+                                          + _cause(res.get("log", "") + res.get("error", ""))}
     return {"ok": True, "error": ""}
 
 
-def _tail(text, n=12):
-    return "\n".join(text.strip().splitlines()[-n:])
+_EXCEPTION = re.compile(r"^([A-Za-z_][\w.]*(Error|Exception|Exit|Interrupt))(: .*)?$")
+
+
+def _cause(text):
+    """The first exception line of a log (not nbgrader's 'see above'), else its last line."""
+    lines = [ln.strip() for ln in (text or "").splitlines() if ln.strip()]
+    for ln in lines:
+        m = _EXCEPTION.match(ln)
+        if m and "NbGraderException" not in m.group(1):
+            return ln[:300]
+    return (lines[-1] if lines else "unknown error").replace("[ERROR] ", "")[:300]
 
 
 def _failure_reason(res, reports):
@@ -122,9 +133,7 @@ def _failure_reason(res, reports):
         if rep.get("fatal"):
             return rep["fatal"]
     text = (res.get("log", "") or "") + "\n" + (res.get("error", "") or "")
-    errors = [ln for ln in text.splitlines() if "[ERROR]" in ln or "Error" in ln]
-    line = (errors or [ln for ln in text.splitlines() if ln.strip()] or ["unknown error"])[-1]
-    return "nbgrader could not grade it: " + line.replace("[ERROR]", "").strip()[:300]
+    return "nbgrader could not grade it: " + _cause(text)
 
 
 def _html_text(path):
@@ -219,8 +228,7 @@ def grade_student(spec):
                 else:
                     out["feedback"].append(path)
         elif not fb["success"]:
-            out["feedback_withheld"].append("feedback could not be generated: "
-                                            + _tail(fb.get("error", ""), 1))
+            out["feedback_error"] = _cause(fb.get("log", "") + fb.get("error", ""))
         results[a] = out
     return {"student": sid, "assignments": results}
 

@@ -30,8 +30,8 @@ from .. import signal as _sig
 from ._core import Case, CheckFailed, Diagnosis, call_student
 from .basics_cases import (conv_output_size_cases, corr1d_cases, corr2d_cases,
                            pad2d_cases)
-from .basics_common import (ShapeDiagnosis, conv_fn, guard, int_result, run,
-                            scipy_functions)
+from .basics_common import (ShapeDiagnosis, conv_fn, documented, guard, int_result,
+                            run, scipy_functions)
 from .basics_drills import conv_arithmetic_drills, drill_feedback
 from .basics_layers import (check_avg_pool2d, check_conv2d, check_conv2d_param_count,
                             check_linear_param_count, check_max_pool2d, check_relu)
@@ -83,6 +83,7 @@ _SAME_MSG = ("mode='same' is off centre by one sample: take the full result and 
              "(len(k) - 1) // 2 samples at its start (as numpy.convolve does).")
 
 
+@documented
 def check_convolve1d(student_fn, hidden=False, seed=0):
     """Check ``convolve1d(x, k, mode="full")`` (true convolution: the kernel is flipped)."""
     diagnoses = [
@@ -98,6 +99,7 @@ def check_convolve1d(student_fn, hidden=False, seed=0):
                 forbidden=[_sig.convolve1d, _sig.correlate1d, np.convolve, np.correlate])
 
 
+@documented
 def check_correlate1d(student_fn, hidden=False, seed=0):
     """Check ``correlate1d(x, k, mode="full")`` (cross-correlation: no flip)."""
     diagnoses = [
@@ -135,6 +137,7 @@ def _corr2d_shapes():
     ]
 
 
+@documented
 def check_correlate2d(student_fn, hidden=False, seed=0):
     """Check ``correlate2d(image, kernel)``: one channel, mode 'valid', no flip."""
     diagnoses = [
@@ -172,6 +175,7 @@ def _edge_images(rng, hidden):
     return images
 
 
+@documented
 def check_vertical_edge_kernel(student_fn, hidden=False, seed=0):
     """Check a designed kernel: strong on vertical edges, ~0 on horizontal edges and flat areas.
 
@@ -268,6 +272,7 @@ def _size_wrongs():
     ]
 
 
+@documented
 def check_conv_output_size(student_fn, hidden=False, seed=0):
     """Check ``conv_output_size(n, kernel_size, stride=1, padding=0, dilation=1)``."""
     run("conv_output_size", student_fn, _arith.conv_output_size,
@@ -327,6 +332,7 @@ def _pad2d_shapes():
     ]
 
 
+@documented
 def check_pad2d(student_fn, hidden=False, seed=0):
     """Check ``pad2d(x, padding, value=0.0)``: int, (ph, pw) or (top, bottom, left, right)."""
     diagnoses = [

@@ -190,3 +190,30 @@ def conv_fn(name):
 
 def _missing(*args, **kwargs):  # pragma: no cover - placeholder, never a student's target
     raise NotImplementedError
+
+
+_CHECK_PARAMETERS = """
+
+    Parameters
+    ----------
+    student_fn : callable
+        The student's function, called on copies of each case's inputs.
+    hidden : bool, default False
+        Also run the random and adversarial cases of the hidden tests.
+    seed : int, default 0
+        Seed of the random cases.
+
+    Raises
+    ------
+    CheckFailed
+        On the first case where the student's function crashes, changes its
+        input, calls the reference, or returns something else than the
+        reference; the message names the case and the likely mistake.
+    """
+
+
+def documented(check):
+    """Append the Parameters and Raises sections every check shares to its docstring."""
+    check.__doc__ = (check.__doc__ or "").rstrip() + _CHECK_PARAMETERS
+    return check
+

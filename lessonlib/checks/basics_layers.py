@@ -14,8 +14,8 @@ from .. import pooling as _pool
 from .. import signal as _sig
 from ._core import Diagnosis
 from .basics_cases import conv2d_cases, param_count_cases, pool_cases, relu_cases
-from .basics_common import (ShapeDiagnosis, as_pair, conv_fn, int_result, run,
-                            scipy_functions, skip, torch_functions)
+from .basics_common import (ShapeDiagnosis, as_pair, conv_fn, documented, int_result,
+                            run, scipy_functions, skip, torch_functions)
 
 __all__ = [
     "check_conv2d", "check_conv2d_param_count", "check_linear_param_count",
@@ -105,6 +105,7 @@ def _conv2d_shapes():
     ]
 
 
+@documented
 def check_conv2d(student_fn, hidden=False, seed=0):
     """Check ``conv2d(x, weight, bias=None, stride=1, padding=0)`` (int or pair stride/padding)."""
     run("conv2d", student_fn,
@@ -126,6 +127,7 @@ def linear_param_count_reference(in_features, out_features, bias=True):
     return out_features * in_features + (out_features if bias else 0)
 
 
+@documented
 def check_conv2d_param_count(student_fn, hidden=False, seed=0):
     """Check ``conv2d_param_count(in_channels, out_channels, kernel_size, bias=True)``."""
     def kk(k):
@@ -150,6 +152,7 @@ def check_conv2d_param_count(student_fn, hidden=False, seed=0):
                 post=int_result("conv2d_param_count"))
 
 
+@documented
 def check_linear_param_count(student_fn, hidden=False, seed=0):
     """Check ``linear_param_count(in_features, out_features, bias=True)``."""
     diagnoses = [
@@ -167,6 +170,7 @@ def check_linear_param_count(student_fn, hidden=False, seed=0):
 
 # ----------------------------------------------------------------------------- 04
 
+@documented
 def check_relu(student_fn, hidden=False, seed=0):
     """Check ``relu(x)`` = max(0, x) elementwise, any shape, input untouched."""
     diagnoses = [
@@ -250,6 +254,7 @@ def _pool_common(pool, name):
     ]
 
 
+@documented
 def check_max_pool2d(student_fn, hidden=False, seed=0):
     """Check ``max_pool2d(x, kernel_size, stride=None, padding=0)`` (pads with -inf, as torch)."""
     def zero_pad(x, kernel_size, stride=None, padding=0):
@@ -274,6 +279,7 @@ def check_max_pool2d(student_fn, hidden=False, seed=0):
                 forbidden=[_pool.max_pool2d] + torch_functions("max_pool2d"))
 
 
+@documented
 def check_avg_pool2d(student_fn, hidden=False, seed=0):
     """Check ``avg_pool2d(x, kernel_size, stride=None, padding=0)`` (padding zeros count, as torch)."""
     def k_area(kernel_size):
