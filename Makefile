@@ -8,7 +8,6 @@ VENV   := .venv
 BIN    := $(abspath $(VENV))/bin
 # nbgrader calls the `alembic` executable: the venv's bin must be on PATH.
 export PATH := $(BIN):$(PATH)
-export MPLBACKEND := Agg
 
 .PHONY: lab test venv release bench clean
 

@@ -21,3 +21,6 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 def rng():
     """A seeded generator: the same numbers on every run."""
     return np.random.default_rng(0)
+
+# Figures drawn by tests go nowhere: no display is needed.
+os.environ.setdefault("MPLBACKEND", "Agg")
