@@ -65,6 +65,10 @@ def run(jobs=(1, 2), copies=1, timeout=10):
             print(f"  speed-up of {j} jobs over {base}: {times[base] / times[j]:.2f}x")
         same = all(c == csvs[base] for c in csvs.values())
         print("  grades.csv identical across job counts:", "yes" if same else "NO")
+        for j in jobs[1:]:
+            for a, b in zip(csvs[base].splitlines(), csvs[j].splitlines()):
+                if a != b:
+                    print(f"    --jobs {base}: {a}\n    --jobs {j}: {b}")
         return times
     finally:
         shutil.rmtree(work, ignore_errors=True)

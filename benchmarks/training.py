@@ -69,7 +69,12 @@ def train_torch(torch, epochs):
 
 def run_train(repeats, epochs=30, log=print):
     """Alternate lessonlib and PyTorch trainings; return the section's dict."""
+    from lessonlib.data import load_digits
+
+    import tqdm.auto  # noqa: F401  (imported by train_digits_cnn: not part of its time)
+
     torch = optional_torch()
+    load_digits("train")                       # the data set is read once, before any timing
     runs = {"lessonlib": [], "torch": []}
     for r in range(repeats):
         order = ["lessonlib", "torch"] if r % 2 == 0 else ["torch", "lessonlib"]

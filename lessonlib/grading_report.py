@@ -63,7 +63,19 @@ def fmt(x):
     return "" if x is None else f"{float(x):g}"
 
 
-def _report_flags(res):
+def _placeholders(run):
+    """Real paths of a run -> the names flags use, so that reruns read the same."""
+    names = [(run.work, "<grading work folder>"), (run.course.root, "<course>"),
+             (run.submissions, "<submissions>"), (run.out, "<out>")]
+    return sorted(((os.path.realpath(p), n) for p, n in names), key=lambda x: -len(x[0]))
+
+
+def _report_flags(res, places=()):
+    def clean(text):
+        for path, name in places:
+            text = text.replace(path, name)
+        return text
+
     flags = []
     for nb, rep in sorted(res.get("reports", {}).items()):
         for label in rep.get("timeouts", []):
@@ -71,7 +83,7 @@ def _report_flags(res):
         for item in rep.get("integrity", []):
             flags.append(f"{item['cell']} scored 0: " + ", ".join(dict.fromkeys(item["reasons"])))
         for d in rep.get("denied", []):
-            flags.append(f"blocked while grading: {d}")
+            flags.append(f"blocked while grading: {clean(d)}")
     manual = [c["cell"] for c in res.get("cells", []) if c.get("manual")]
     if manual:
         flags.append("needs manual grading: " + ", ".join(manual))
@@ -109,7 +121,7 @@ def rows(run, intake, graded, results, audits):
                     row["max_score"] = fmt(exported[(sid, a)]["max_score"])
                     row["flags"] += sub.flags
                     row["flags"] += [f"{why} (scored 0)" for why in sub.failures.values()]
-                    row["flags"] += _report_flags(res)
+                    row["flags"] += _report_flags(res, _placeholders(run))
                     row["flags"] += [f"audit: {t}" for t in audits.get((sid, a), [])]
                     row["status"] = "flagged" if row["flags"] else "graded"
             if sub is not None and row["status"] == "failed":

@@ -8,6 +8,7 @@ import pytest
 
 from lessonlib import (evaluate, load_digits, make_digits_cnn, predict,
                        train_digits_cnn)
+from lessonlib.train import main
 
 
 def test_architecture_and_parameter_names():
@@ -53,7 +54,7 @@ def test_one_epoch_history_and_reproducibility():
 def test_training_a_given_model_changes_its_weights():
     model = make_digits_cnn(rng=1, dtype=np.float32)
     before = model.params["7.weight"].copy()
-    trained, _ = train_digits_cnn(epochs=1, progress=False, model=model)
+    trained, _ = train_digits_cnn(epochs=1, progress=False, model=model, blas_threads=None)
     assert trained is model and not np.array_equal(before, model.params["7.weight"])
 
 
@@ -63,6 +64,7 @@ def test_training_a_given_model_changes_its_weights():
     (dict(lr=-1.0), ValueError, r"lr must be a finite number >= 0"),
     (dict(dtype=np.float16), TypeError, r"dtype must be np.float32 or np.float64"),
     (dict(seed=-1), ValueError, r"seed must be >= 0, got -1"),
+    (dict(blas_threads=0), ValueError, r"blas_threads must be >= 1, got 0"),
 ])
 def test_bad_arguments_are_refused(kwargs, exc, match):
     with pytest.raises(exc, match=match):
@@ -77,6 +79,13 @@ def test_reaches_97_percent_on_the_held_out_digits():
     assert acc == history["test_acc"][-1]
     assert acc >= 0.97, f"test accuracy {acc:.3f} after 30 epochs"
     assert history["loss"][-1] < history["loss"][0] / 10
+
+
+def test_main_prints_accuracy_and_time(capsys):
+    history = main(["--epochs", "1", "--no-progress", "--seed", "2", "--dtype", "float64"])
+    out = capsys.readouterr().out
+    assert out.startswith(f"test accuracy {history['test_acc'][-1]:.2%} after 1 epochs in ")
+    assert "(float64, lr=0.05, seed=2)" in out
 
 
 @pytest.mark.slow

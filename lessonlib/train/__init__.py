@@ -130,7 +130,7 @@ def train_digits_cnn(epochs=30, batch_size=32, lr=DEFAULT_LR, momentum=0.9, seed
         Seeds the initial weights and the order of the mini-batches: the
         same seed gives the same run.
     dtype : np.float32 or np.float64, default np.float32
-        float32 is about twice as fast and as accurate here.
+        float32 is faster; float64 is what gradient checks need.
     progress : bool, default True
         Show a progress bar (tqdm; a widget in Jupyter).
     model : Sequential, optional
@@ -157,6 +157,8 @@ def train_digits_cnn(epochs=30, batch_size=32, lr=DEFAULT_LR, momentum=0.9, seed
     >>> len(history["test_acc"]), history["test_acc"][-1] > 0.5
     (1, True)
     """
+    from tqdm.auto import tqdm
+
     epochs = check_int(epochs, "epochs", 1)
     batch_size = check_int(batch_size, "batch_size", 1)
     dtype = float_dtype(dtype)
@@ -172,37 +174,28 @@ def train_digits_cnn(epochs=30, batch_size=32, lr=DEFAULT_LR, momentum=0.9, seed
     if blas_threads is not None:
         blas_threads = check_int(blas_threads, "blas_threads", 1)
     history = {"loss": [], "train_acc": [], "test_acc": [], "seconds": 0.0}
-    with _blas_threads(blas_threads):
-        _fit(model, criterion, optimizer, X_train, y_train, X_test, y_test, epochs,
-             batch_size, rng, progress, history)
-    return model, history
-
-
-def _fit(model, criterion, optimizer, X_train, y_train, X_test, y_test, epochs, batch_size,
-         rng, progress, history):
-    """The training loop of :func:`train_digits_cnn`; fills ``history``."""
-    from tqdm.auto import tqdm
-
     n = len(y_train)
-    start = time.perf_counter()
     bar = tqdm(range(epochs), desc="training", unit="epoch", disable=not progress)
-    for _ in bar:
-        order = rng.permutation(n)
-        total, correct = 0.0, 0
-        for i in range(0, n, batch_size):
-            idx = order[i:i + batch_size]
-            logits = model(X_train[idx])
-            loss = criterion(logits, y_train[idx])
-            optimizer.zero_grad()
-            model.backward(criterion.backward())
-            optimizer.step()
-            total += float(loss) * len(idx)
-            correct += int(np.sum(np.argmax(logits, axis=1) == y_train[idx]))
-        history["loss"].append(total / n)
-        history["train_acc"].append(correct / n)
-        history["test_acc"].append(evaluate(model, X_test, y_test))
-        bar.set_postfix(loss=f"{total / n:.4f}", test_acc=f"{history['test_acc'][-1]:.3f}")
+    start = time.perf_counter()
+    with _blas_threads(blas_threads):
+        for _ in bar:
+            order = rng.permutation(n)
+            total, correct = 0.0, 0
+            for i in range(0, n, batch_size):
+                idx = order[i:i + batch_size]
+                logits = model(X_train[idx])
+                loss = criterion(logits, y_train[idx])
+                optimizer.zero_grad()
+                model.backward(criterion.backward())
+                optimizer.step()
+                total += float(loss) * len(idx)
+                correct += int(np.sum(np.argmax(logits, axis=1) == y_train[idx]))
+            history["loss"].append(total / n)
+            history["train_acc"].append(correct / n)
+            history["test_acc"].append(evaluate(model, X_test, y_test))
+            bar.set_postfix(loss=f"{total / n:.4f}", test_acc=f"{history['test_acc'][-1]:.3f}")
     history["seconds"] = time.perf_counter() - start
+    return model, history
 
 
 def main(argv=None):
