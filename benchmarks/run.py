@@ -50,7 +50,8 @@ time; with one thread the CPU-time ratio (``cpu_ratio``) is the figure
 least disturbed by other processes. The JSON's ``environment`` records
 versions, BLAS, threads and the load average.
 
-``--check`` exits with status 1 if a measured target is missed. Times
+Without PyTorch (or with ``--no-torch``) the PyTorch columns and ratios
+are empty (``null`` in the JSON). ``--check`` exits with status 1 if a measured target is missed. Times
 are not tests: they depend on the machine and on what else runs on it.
 """
 
@@ -81,6 +82,8 @@ def parse_args(argv=None):
                         help="timed runs per candidate (default 21, --quick 3)")
     parser.add_argument("--tiny", action="store_true",
                         help="one tiny shape per section, 1 epoch: checks the script runs")
+    parser.add_argument("--no-torch", action="store_true",
+                        help="skip the PyTorch columns even if PyTorch is installed")
     parser.add_argument("--output", type=pathlib.Path, default=HERE / "results" / "latest.json",
                         help="where to write the JSON (default benchmarks/results/latest.json)")
     parser.add_argument("--check", action="store_true",
@@ -105,6 +108,7 @@ def main(argv=None):
     sys.path.insert(0, str(ROOT))
     import timing
 
+    timing.TORCH_DISABLED = args.no_torch
     torch = timing.optional_torch()
     if torch is not None and args.threads > 0:
         torch.set_num_threads(args.threads)

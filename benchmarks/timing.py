@@ -130,8 +130,14 @@ def load_average():
     return _load()
 
 
+#: Set by ``run.py --no-torch``: behave as if PyTorch were not installed.
+TORCH_DISABLED = False
+
+
 def optional_torch():
-    """``torch`` if it is installed, else None."""
+    """``torch`` if it is installed (and not disabled), else None."""
+    if TORCH_DISABLED:
+        return None
     try:
         import torch
     except ImportError:
