@@ -22,6 +22,9 @@ $(VENV)/.installed: pyproject.toml
 lab: venv
 	$(BIN)/jupyter lab --notebook-dir=course
 
+# Two pytest workers on two cores: one BLAS thread each, or they fight.
+test: export OPENBLAS_NUM_THREADS = 1
+test: export OMP_NUM_THREADS = 1
 test: venv
 	$(BIN)/python -m pytest -n 2 -p no:nbval --cov=lessonlib --cov-report=term tests
 	$(BIN)/python -m pytest -n 2 --dist loadscope --nbval solutions --nbval-current-env
