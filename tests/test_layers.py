@@ -146,6 +146,7 @@ def test_init_is_uniform_within_one_over_sqrt_fan_in(make, fan_in):
 
 
 def test_init_bounds_match_torch():
+    """Weights and biases fill U(-1/sqrt(fan_in), 1/sqrt(fan_in)), fan_in as torch computes it."""
     torch = pytest.importorskip("torch")
     torch.manual_seed(0)
     pairs = [(Conv2d(16, 32, 3, rng=0), torch.nn.Conv2d(16, 32, 3)),
@@ -153,15 +154,18 @@ def test_init_bounds_match_torch():
               torch.nn.ConvTranspose2d(8, 6, 3, groups=2)),
              (Linear(128, 10, rng=0), torch.nn.Linear(128, 10))]
     for mine, theirs in pairs:
+        w = theirs.weight.detach().numpy()
+        bound = 1 / np.sqrt(np.prod(w.shape[1:]))      # torch: fan_in from dim 1 on
         for name, p in theirs.named_parameters():
-            t = p.detach().numpy()
-            assert mine.params[name].shape == t.shape
-            bound = np.abs(mine.params[name]).max()
-            # both fill the same interval: the largest draws agree within 10 %
-            assert np.abs(t).max() == pytest.approx(bound, rel=0.1), name
+            t, m = p.detach().numpy(), mine.params[name]
+            assert m.shape == t.shape
+            assert np.abs(t).max() <= bound and np.abs(m).max() <= bound, name
+            if m.size >= 100:   # enough draws to come near the edge of the interval
+                assert np.abs(m).max() > 0.9 * bound and np.abs(t).max() > 0.9 * bound, name
     # negative control: fan_in from in_channels (a common mistake for ConvTranspose2d)
+    # gives a bound that torch's own draws exceed
     t = torch.nn.ConvTranspose2d(8, 6, 3, groups=2).weight.detach().numpy()
-    assert np.abs(t).max() > 1 / np.sqrt(4 * 9)
+    assert np.abs(t).max() > 1 / np.sqrt(8 * 9)
 
 
 def test_float32_layers_keep_float32():
