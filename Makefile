@@ -9,7 +9,7 @@ BIN    := $(abspath $(VENV))/bin
 # nbgrader calls the `alembic` executable: the venv's bin must be on PATH.
 export PATH := $(BIN):$(PATH)
 
-.PHONY: lab test venv release bench clean
+.PHONY: lab test venv execute release bench clean
 
 venv: $(VENV)/.installed
 
@@ -28,6 +28,10 @@ test: export OMP_NUM_THREADS = 1
 test: venv
 	$(BIN)/python -m pytest -n 2 -p no:nbval --cov=lessonlib --cov-report=term tests
 	$(BIN)/python -m pytest -n 2 --dist loadscope --nbval solutions --nbval-current-env
+
+# After editing solutions/: re-execute them (outputs are committed), then release.
+execute: venv
+	$(BIN)/python -m lessonlib.authoring solutions/*/*.ipynb
 
 release: venv
 	$(BIN)/lessonlib release

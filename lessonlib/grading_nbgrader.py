@@ -32,7 +32,7 @@ import shutil
 import tempfile
 import time
 
-from nbclient.exceptions import DeadKernelError
+from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from nbformat.notebooknode import NotebookNode
 from nbgrader import utils as nbutils
 from nbgrader.preprocessors import Execute, NbGraderPreprocessor
@@ -183,7 +183,7 @@ class GuardedExecute(Execute):
             self._report["fatal"] = (f"the kernel died while running {self._current} "
                                      f"(the code crashed Python or exited it)")
             raise
-        except UnresponsiveKernelError:
+        except (UnresponsiveKernelError, CellTimeoutError):
             self._report["fatal"] = (f"the kernel stopped responding after {self._current} "
                                      f"timed out ({self.timeout} s) and could not be interrupted")
             raise

@@ -86,6 +86,24 @@ def test_every_assignment_is_in_the_planted_bug_table():
 
 
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_solutions_carry_no_volatile_metadata(assignment):
+    """Timings and widget ids change on every run: `make execute` strips them."""
+    nb = nbformat.read(_notebook(SOLUTIONS, assignment), as_version=4)
+    assert "widgets" not in nb.metadata
+    assert not [i for i, c in enumerate(nb.cells) if "execution" in c.metadata]
+
+
+def test_negative_control_volatile_metadata_is_detected():
+    from lessonlib.authoring import strip_volatile_metadata
+
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("1")])
+    nb.cells[0].metadata["execution"] = {"iopub.status.busy": "2026-01-01"}
+    nb.metadata["widgets"] = {"state": {}}
+    strip_volatile_metadata(nb)
+    assert "execution" not in nb.cells[0].metadata and "widgets" not in nb.metadata
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
 def test_committed_release_is_what_nbgrader_generates(assignment, tmp_path):
     course = _course_dir(tmp_path)
     _nbgrader(["generate_assignment", assignment, "--force"], cwd=course)
