@@ -6,7 +6,7 @@ cheating students, two assignments each) and grades it with
 ``lessonlib grade`` once per job count, printing the wall times and
 checking that every run writes the same grades.csv.
 
-    python benchmarks/grading_bench.py                 # 12 students, 1 vs 2 jobs
+    python benchmarks/grading_bench.py                 # 13 students, 1 vs 2 jobs
     python benchmarks/grading_bench.py --jobs 1 2 4 --copies 2
 
 Not a test: the times depend on the machine and what else runs on it.
@@ -77,7 +77,7 @@ def run(jobs=(1, 2), copies=1, timeout=10):
 if __name__ == "__main__":
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--jobs", type=int, nargs="+", default=[1, 2])
-    p.add_argument("--copies", type=int, default=1, help="copies of the 12-student class")
+    p.add_argument("--copies", type=int, default=1, help="copies of the 13-student class")
     p.add_argument("--timeout", type=int, default=10, help="per-cell timeout in seconds")
     a = p.parse_args()
     run(tuple(a.jobs), a.copies, a.timeout)

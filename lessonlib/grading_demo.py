@@ -174,6 +174,17 @@ _GOOD = {
 }
 
 # What each student does, per assignment: a dict of changes (see _apply).
+#   honest   correct, with numpy, np.pad, print, a plot, %matplotlib
+#   blank    the release as it is;  buggy  one wrong function per assignment
+#   warner   correct, but warns and prints on stderr
+#   looper   an infinite loop;  stubborn  a loop that ignores the interrupt
+#   crasher  exits the kernel;  mangler  duplicated + deleted cells, truncated JSON
+#   misnamer a renamed notebook, extra notebook and numpy.py
+#   patcher  patches lessonlib's comparison / redefines run_cases
+#   hijacker empties cells with an input transformer / custom exception handler,
+#            excepthook, captured stderr, ExecutionResult.success forced
+#   reader   reads the instructor's notebook / the gradebook from the kernel
+#   copier   calls lessonlib's reference (directly / through importlib)
 DEMO_STUDENTS = {
     "honest": {
         "01_alpha": {"solve": _GOOD, "append": [
@@ -203,6 +214,11 @@ DEMO_STUDENTS = {
     "crasher": {
         "01_alpha": {"solve": {**_GOOD, "clip-impl": "import os\nos._exit(1)"}},
         "02_beta": {"solve": _GOOD},
+    },
+    "stubborn": {   # no 01_alpha at all; a loop that ignores the interrupt
+        "02_beta": {"solve": {**_GOOD, "size-impl": (
+            "import signal\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\nwhile True:\n"
+            "    pass")}},
     },
     "mangler": {
         "01_alpha": {"solve": {k: v for k, v in _GOOD.items() if k != "clip-impl"},

@@ -55,6 +55,10 @@ EXPECTED = {
     ("honest", "02_beta"): ("4", "graded", []),
     ("looper", "01_alpha"): ("1", "flagged", ["relu-test timed out after 5 s (scored 0)"]),
     ("looper", "02_beta"): ("4", "graded", []),
+    ("stubborn", "01_alpha"): ("", "failed", ["no submission for this assignment"]),
+    ("stubborn", "02_beta"): ("", "failed", [
+        "the kernel stopped responding after size-test timed out (5 s) and could not be "
+        "interrupted", "audit: size-impl: imports signal"]),
     ("mangler", "01_alpha"): ("3", "flagged", [
         "cell clip-impl appeared 2 times, graded the last edited copy",
         "test cell relu-test was deleted, restored from the source and graded"]),
@@ -137,8 +141,8 @@ def test_synthetic_class_with_two_jobs(demo, tmp_path):
         for needle in needles:
             assert needle in row["flags"], (key, needle, row["flags"])
     # progress while grading, a summary at the end
-    assert re.search(r"\[12/12\] \w+: ", log)
-    assert "10 graded, 12 flagged, 2 failed" in log
+    assert re.search(r"\[13/13\] \w+: ", log)
+    assert "10 graded, 12 flagged, 4 failed" in log
     assert "01_alpha: mean" in log
     # feedback: one page per graded submission, none quoting a hidden test
     for (sid, a), (score, status_, _) in EXPECTED.items():
