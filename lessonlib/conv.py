@@ -10,8 +10,9 @@ and ``C_g = C_in / groups``. The semantics (padding modes, groups,
 dilation, shapes) are those of ``torch.nn.functional.conv2d``.
 
 The computation runs on the fast path of :mod:`lessonlib.conv_im2col`
-(im2col + one matrix product); :mod:`lessonlib.conv_loops` holds the same
-functions written with plain loops.
+(im2col + one matrix product per chunk of images; depthwise convolutions
+multiply and add shifted windows instead); :mod:`lessonlib.conv_loops`
+holds the same functions written with plain loops.
 """
 
 from __future__ import annotations
@@ -200,10 +201,7 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     (2, 4, 8, 8)
     """
     x, weight, bias, plan, groups = _setup(x, weight, bias, stride, padding, dilation, groups)
-    out = fast.forward(fast.grouped_cols(x, plan, groups), weight, x.shape[0], plan)
-    if bias is not None:
-        out += bias[:, None, None]
-    return out
+    return fast.forward(x, weight, plan, groups, bias)
 
 
 def conv2d_backward(dout, x, weight, stride=1, padding=0, dilation=1, groups=1):
@@ -241,10 +239,8 @@ def conv2d_backward(dout, x, weight, stride=1, padding=0, dilation=1, groups=1):
     """
     x, weight, _, plan, groups, dout = _setup(x, weight, None, stride, padding, dilation,
                                               groups, dout)
-    dout_grid = fast.to_grid(dout, plan, groups)
-    dweight = fast.weight_grad(dout_grid, fast.grouped_cols(x, plan, groups), plan, weight.shape)
-    dx = fast.input_grad(dout_grid, weight, x.shape, plan)
-    return dx, dweight, dout.sum(axis=(0, 2, 3))
+    dx, dweight = fast.backward(dout, weight, plan, groups, x=x)
+    return dx, dweight, fast.channel_sum(dout)
 
 
 def check_dout(dout, expected, func):

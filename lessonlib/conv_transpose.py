@@ -121,7 +121,7 @@ def conv_transpose2d(x, weight, bias=None, stride=1, padding=0, output_padding=0
     """
     (x, weight), bias, plan, groups, out_shape = _setup(
         x, weight, bias, stride, padding, output_padding, groups, dilation)
-    out = fast.input_grad(fast.to_grid(x, plan, groups), weight, out_shape, plan)
+    out, _ = fast.backward(x, weight, plan, groups, x_shape=out_shape)
     if bias is not None:
         out += bias[:, None, None]
     return out
@@ -162,7 +162,6 @@ def conv_transpose2d_backward(dout, x, weight, stride=1, padding=0, output_paddi
     """
     (x, weight, dout), _, plan, groups, _ = _setup(
         x, weight, None, stride, padding, output_padding, groups, dilation, dout)
-    cols = fast.grouped_cols(dout, plan, groups)
-    dx = fast.forward(cols, weight, x.shape[0], plan)
-    dweight = fast.weight_grad(fast.to_grid(x, plan, groups), cols, plan, weight.shape)
-    return dx, dweight, dout.sum(axis=(0, 2, 3))
+    dx = fast.forward(dout, weight, plan, groups)
+    _, dweight = fast.backward(x, weight, plan, groups, x=dout, need_dx=False)
+    return dx, dweight, fast.channel_sum(dout)

@@ -196,6 +196,9 @@ def _grade(run, wanted, started):
         graded = wanted or sorted({a for _, a in intake.submissions})
         students = intake.students
         echo(f"{len(students)} student(s), assignment(s): {', '.join(graded) or 'none'}")
+        if not students:
+            echo(f"  no student folder found in {run.submissions}: the layout is "
+                 f"<student>/<assignment>/<notebook>.ipynb")
         for line in intake.ignored:
             echo(f"  ignored {line}")
         hidden = run.hidden(graded)

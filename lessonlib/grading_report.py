@@ -35,7 +35,18 @@ def _max_scores(db):
 
 
 def merge(target, student, worker_db, assignments):
-    """Copy one student's submissions of ``assignments`` into the merged gradebook."""
+    """Copy one student's submissions of ``assignments`` into the merged gradebook.
+
+    Parameters
+    ----------
+    target : str
+        The merged gradebook (a copy of the template's).
+    student : str
+    worker_db : str
+        The student's own gradebook, made from the same template.
+    assignments : sequence of str
+        The assignments graded successfully (failed ones are left out).
+    """
     con = sqlite3.connect(target)
     try:
         con.execute("ATTACH DATABASE ? AS w", (worker_db,))
@@ -60,6 +71,7 @@ def merge(target, student, worker_db, assignments):
 
 
 def fmt(x):
+    """A score as the CSV shows it: ``3``, ``2.5``, or empty for none."""
     return "" if x is None else f"{float(x):g}"
 
 
@@ -100,6 +112,25 @@ def _exported(path):
 
 
 def rows(run, intake, graded, results, audits):
+    """One row per student and assignment: score, status and the reasons.
+
+    Parameters
+    ----------
+    run : lessonlib.grading._Run
+        Paths and course of the run (``OUT/nbgrader_grades.csv`` must exist).
+    intake : lessonlib.grading_intake.Intake
+    graded : list of str
+        The assignments graded.
+    results : dict
+        Student -> :func:`lessonlib.grading_worker.grade_student`'s result.
+    audits : dict
+        (student, assignment) -> static audit findings.
+
+    Returns
+    -------
+    list of dict
+        Rows with the keys of :data:`COLUMNS`, by student then assignment.
+    """
     max_scores = _max_scores(os.path.join(run.template, "gradebook.db"))
     exported = _exported(os.path.join(run.out, "nbgrader_grades.csv"))
     out = []
@@ -132,6 +163,7 @@ def rows(run, intake, graded, results, audits):
 
 
 def write(run, rows, results):
+    """Write ``grades.csv``; copy feedback, executed notebooks and logs into OUT."""
     with open(os.path.join(run.out, "grades.csv"), "w", newline="") as fh:
         w = csv.DictWriter(fh, fieldnames=COLUMNS)
         w.writeheader()
@@ -151,6 +183,7 @@ def write(run, rows, results):
 
 
 def summary(run, rows, graded, started):
+    """Print counts by status, each assignment's mean, and every row to look at."""
     echo = run.echo
     counts = {s: sum(r["status"] == s for r in rows) for s in ("graded", "flagged", "failed")}
     echo(f"done in {time.monotonic() - started:.0f} s: "
