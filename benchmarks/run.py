@@ -2,13 +2,15 @@
 
 Usage (from the repository root; ``make bench`` runs the first line)::
 
-    .venv/bin/python benchmarks/run.py                  # every section, ~5 minutes
-    .venv/bin/python benchmarks/run.py --quick          # fewer repeats: a smoke test
+    .venv/bin/python benchmarks/run.py                  # every section, 3 to 6 minutes
+    .venv/bin/python benchmarks/run.py --quick          # fewer repeats and sizes, ~2 minutes
     .venv/bin/python benchmarks/run.py --only conv --only train
     .venv/bin/python benchmarks/run.py --threads 2      # 2 BLAS / PyTorch threads
 
 Prints one table per section and writes them all as JSON to
-``benchmarks/results/latest.json`` (git-ignored; ``--output`` elsewhere).
+``benchmarks/results/latest.json`` (git-ignored; ``--output`` elsewhere):
+``{"environment", "options", <one key per section run>, "targets"}``,
+each section a dict with its ``rows`` and summary figures.
 
 Sections (``--only SECTION``, repeatable):
 
@@ -29,7 +31,8 @@ Sections (``--only SECTION``, repeatable):
     ``lessonlib.train.train_digits_cnn`` (30 epochs, batch 32, float32,
     SGD with momentum): time and test accuracy, against the same network
     trained in PyTorch from the same initial weights on the same batches
-    (targets: >= 97 % in <= 15 s, <= 5x PyTorch).
+    (targets: >= 97 % in <= 15 s, <= 5x PyTorch). ``train_digits_cnn``
+    runs with its defaults, which pin BLAS to one thread.
 ``notebooks``
     Execution time of each ``solutions/*/*.ipynb`` (nbclient; skipped if
     there are none).
@@ -51,8 +54,11 @@ least disturbed by other processes. The JSON's ``environment`` records
 versions, BLAS, threads and the load average.
 
 Without PyTorch (or with ``--no-torch``) the PyTorch columns and ratios
-are empty (``null`` in the JSON). ``--check`` exits with status 1 if a measured target is missed. Times
-are not tests: they depend on the machine and on what else runs on it.
+are empty (``null`` in the JSON). ``--repeats`` overrides the number of
+timed runs, ``--tiny`` swaps every suite for one tiny shape (and trains
+one epoch) to check that the script works, ``--check`` exits with status
+1 if a measured target is missed. Times are not tests: they depend on
+the machine and on what else runs on it.
 """
 
 from __future__ import annotations
@@ -220,7 +226,8 @@ def report(result):
             parts.append(f"notebooks: skipped ({nb['skipped']})")
         else:
             rows = [[r["notebook"], r["seconds"], r["cells_seconds"],
-                     "ok" if r["ok"] else r.get("error", "failed")] for r in nb["rows"]]
+                     ("ok" if r["within_budget"] else "ok, over budget") if r["ok"]
+                     else r.get("error", "failed")] for r in nb["rows"]]
             parts.append("solutions notebooks, executed once (s)\n"
                          + format_table(["notebook", "total", "cells", "status"], rows)
                          + f"\ntotal {nb['total_seconds']:.1f} s (budget "

@@ -9,6 +9,10 @@ computed after every epoch). The PyTorch run builds the same network
 same mini-batches from the same generator and also evaluates after every
 epoch, so both runs do the same arithmetic and end at nearly the same
 accuracy. The two alternate; the medians are compared.
+
+``train_digits_cnn`` is called with its defaults, as a student would: it
+limits BLAS to one thread itself (``blas_threads=1``, recorded in the
+JSON), whatever ``--threads`` says; PyTorch uses ``--threads``.
 """
 
 from __future__ import annotations
@@ -67,6 +71,16 @@ def train_torch(torch, epochs):
     return time.perf_counter() - start, accuracy
 
 
+def _default_blas_threads():
+    """The BLAS thread limit train_digits_cnn applies by default (None: it sets none)."""
+    import inspect
+
+    from lessonlib.train import train_digits_cnn
+
+    param = inspect.signature(train_digits_cnn).parameters.get("blas_threads")
+    return None if param is None else param.default
+
+
 def run_train(repeats, epochs=30, log=print):
     """Alternate lessonlib and PyTorch trainings; return the section's dict."""
     from lessonlib.data import load_digits
@@ -89,6 +103,7 @@ def run_train(repeats, epochs=30, log=print):
             log(f"  train {who}: {seconds:.2f} s, test accuracy {acc:.2%}")
     out = {"epochs": epochs, "batch_size": BATCH, "lr": LR, "momentum": MOMENTUM,
            "dtype": "float32", "seed": SEED, "runs": runs,
+           "lessonlib_blas_threads": _default_blas_threads(),
            "target_seconds": 15.0, "target_accuracy": 0.97, "target_ratio": 5.0}
     for who, rs in runs.items():
         out[f"{who}_seconds"] = statistics.median(x["seconds"] for x in rs) if rs else None

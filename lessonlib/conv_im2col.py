@@ -44,7 +44,7 @@ import numpy as np
 __all__: list[str] = []
 
 #: Size of the im2col columns built at once (bytes).
-CHUNK_BYTES = 2 ** 21
+CHUNK_BYTES = 2 ** 22
 
 
 @dataclass(frozen=True)
