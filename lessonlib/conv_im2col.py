@@ -189,8 +189,8 @@ def to_grid(y, plan, groups):
 
 def channel_sum(y):
     """``y (N, C, H, W)`` summed over all but the channels: ``(C,)`` (the bias gradient)."""
-    n, c = y.shape[:2]
-    return np.einsum("ncp->c", y.reshape(n, c, -1))    # faster than y.sum(axis=(0, 2, 3))
+    n, c, h, w = y.shape
+    return np.einsum("ncp->c", y.reshape(n, c, h * w))    # faster than y.sum(axis=(0, 2, 3))
 
 
 def forward(x, weight, plan, groups, bias=None):

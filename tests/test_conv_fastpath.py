@@ -129,3 +129,14 @@ def test_memory_grows_like_the_input_not_like_im2col(rng, monkeypatch):
     # negative control: one chunk for the whole batch holds the full matrix and exceeds it
     monkeypatch.setattr(fast, "CHUNK_BYTES", 2**40)
     assert _peak_bytes(x, w) > bound
+
+
+def test_an_empty_batch_has_empty_gradients_and_a_zero_bias_gradient():
+    """No chunk at all: every result still has its shape and dtype."""
+    x, w = np.zeros((0, 3, 5, 5), np.float32), np.ones((4, 3, 3, 3), np.float32)
+    out = conv2d(x, w, np.ones(4, np.float32), padding=1)
+    dx, dw, db = conv2d_backward(out, x, w, padding=1)
+    assert out.shape == (0, 4, 5, 5) and dx.shape == x.shape and dx.dtype == np.float32
+    assert dw.shape == w.shape and not dw.any() and db.tolist() == [0.0] * 4
+    up = conv_transpose2d(np.zeros((0, 3, 4, 4)), np.ones((3, 2, 3, 3)), stride=2)
+    assert up.shape == (0, 2, 9, 9)
