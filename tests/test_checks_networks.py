@@ -11,6 +11,8 @@ import re
 
 import numpy as np
 import pytest
+
+import lessonlib
 import torch
 import torch.nn.functional as F
 
@@ -602,13 +604,9 @@ def test_returning_nothing_is_rejected(name):
         check_of(name)(lambda *args, **kwargs: None)
 
 
-@pytest.mark.parametrize("name", sorted(CORRECT))
+@pytest.mark.parametrize("name", sorted(n for n in CORRECT if hasattr(lessonlib, n)))
 def test_reference_itself_is_refused(name):
-    import lessonlib
-
-    ref = getattr(lessonlib, name, None)
-    if ref is None:
-        pytest.skip(f"lessonlib has no function named {name}")
+    ref = getattr(lessonlib, name)
     with pytest.raises(CheckFailed, match="reference implementation"):
         check_of(name)(ref)
 
