@@ -19,8 +19,9 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/python -m pip install --quiet -e ".[course,test]"
 	touch $@
 
+# Jupyter refuses to run as root unless told; containers often run as root.
 lab: venv
-	$(BIN)/jupyter lab --notebook-dir=course
+	$(BIN)/jupyter lab --notebook-dir=course $(if $(filter 0,$(shell id -u)),--allow-root)
 
 # Two pytest workers on two cores: one BLAS thread each, or they fight.
 test: export OPENBLAS_NUM_THREADS = 1

@@ -1,8 +1,11 @@
 """nbgrader configuration of the course: run nbgrader from this folder."""
 
+import os
+
 c = get_config()  # noqa: F821  (injected by nbgrader / traitlets)
 
-c.CourseDirectory.root = "."
+# The folder of this file, whatever the current directory.
+c.CourseDirectory.root = os.path.dirname(os.path.abspath(__file__))
 c.CourseDirectory.course_id = "cnn-from-first-principles"
 c.CourseDirectory.source_directory = "solutions"
 c.CourseDirectory.release_directory = "course"
