@@ -207,3 +207,15 @@ def test_autograde_round_trip(assignment, tmp_path):
     lost = {k for k, (s, m) in buggy_scores.items() if s < m}
     assert lost == {target}, f"the planted bug in {PLANTED[assignment]} cost {sorted(lost)}"
     assert buggy_scores[target][0] == 0
+
+
+def test_execute_notebook_runs_and_strips_timings(tmp_path):
+    from lessonlib.authoring import execute_notebook
+
+    path = tmp_path / "tiny.ipynb"
+    nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("print(6 * 7)")]),
+                   path)
+    execute_notebook(path, timeout=60)
+    nb = nbformat.read(path, as_version=4)
+    assert nb.cells[0].outputs[0]["text"] == "42\n"
+    assert "execution" not in nb.cells[0].metadata
