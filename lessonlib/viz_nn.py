@@ -13,30 +13,14 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.patches import Rectangle
 
+from .viz import show_values
+
 __all__ = [
     "plot_flatten", "plot_probabilities", "plot_grid_values", "plot_pool_gradient",
     "plot_difference_errors", "plot_digits", "plot_history", "plot_filters",
     "plot_feature_maps", "plot_misclassified", "plot_receptive_fields", "plot_image_row",
     "plot_backprop_chain", "plot_channel_groups",
 ]
-
-
-def _values(ax, a, title=None, fmt="{:g}", cmap="Blues", vmin=None, vmax=None, fontsize=11):
-    """Draw a small 2-D array as shaded cells with their values written in."""
-    a = np.asarray(a, dtype=float)
-    lo = np.nanmin(a) if vmin is None else vmin
-    hi = np.nanmax(a) if vmax is None else vmax
-    if hi == lo:
-        hi = lo + 1.0
-    ax.imshow(a, cmap=cmap, vmin=lo - 0.15 * (hi - lo), vmax=hi + 0.6 * (hi - lo))
-    for (i, j), v in np.ndenumerate(a):
-        ax.text(j, i, fmt.format(v), ha="center", va="center", fontsize=fontsize)
-    ax.set_xticks(np.arange(a.shape[1] + 1) - 0.5, minor=True)
-    ax.set_yticks(np.arange(a.shape[0] + 1) - 0.5, minor=True)
-    ax.grid(which="minor", color="white", linewidth=2)
-    ax.tick_params(which="both", length=0, labelbottom=False, labelleft=False)
-    if title:
-        ax.set_title(title, fontsize=12)
 
 
 def plot_flatten(volume):
@@ -54,7 +38,7 @@ def plot_flatten(volume):
     grid = fig.add_gridspec(2, c, height_ratios=[3, 1.2], hspace=0.5)
     for k in range(c):
         ax = fig.add_subplot(grid[0, k])
-        _values(ax, volume[k], title=f"channel {k}", fmt="{:.0f}", cmap="Greys")
+        show_values(ax=ax, a=volume[k], title=f"channel {k}", fmt="{:.0f}", cmap="Greys")
         for spine in ax.spines.values():
             spine.set_edgecolor(colors[k])
             spine.set_linewidth(3)
@@ -104,7 +88,7 @@ def plot_grid_values(arrays, titles, fmt="{:g}", cmap="Blues", size=2.8):
     """Several small 2-D arrays side by side, values written in the cells."""
     fig, axes = plt.subplots(1, len(arrays), figsize=(size * len(arrays), size))
     for ax, a, t in zip(np.atleast_1d(axes), arrays, titles):
-        _values(ax, a, title=t, fmt=fmt, cmap=cmap)
+        show_values(ax=ax, a=a, title=t, fmt=fmt, cmap=cmap)
     fig.tight_layout()
     return fig
 
@@ -119,7 +103,7 @@ def plot_pool_gradient(x, dout, dx, kernel_size, stride, title=None):
     kernel_size, stride : int
     """
     fig, axes = plt.subplots(1, 3, figsize=(11, 3.9))
-    _values(axes[0], x, title="x (windows outlined)", cmap="Greys")
+    show_values(ax=axes[0], a=x, title="x (windows outlined)", cmap="Greys")
     colors = plt.cm.tab10(np.arange(dout.size) % 10)
     k, s = kernel_size, stride
     for idx, (i, j) in enumerate(np.ndindex(dout.shape)):
@@ -127,11 +111,11 @@ def plot_pool_gradient(x, dout, dx, kernel_size, stride, title=None):
         axes[0].add_patch(Rectangle((j * s - 0.5 + off, i * s - 0.5 + off), k - 2 * off,
                                     k - 2 * off, fill=False, edgecolor=colors[idx],
                                     linewidth=2.5))
-    _values(axes[1], dout, title="dout (one value per window)", cmap="Oranges")
+    show_values(ax=axes[1], a=dout, title="dout (one value per window)", cmap="Oranges")
     for idx, (i, j) in enumerate(np.ndindex(dout.shape)):
         axes[1].add_patch(Rectangle((j - 0.45, i - 0.45), 0.9, 0.9, fill=False,
                                     edgecolor=colors[idx], linewidth=2.5))
-    _values(axes[2], dx, title="dx = sum of what each window sends", cmap="Greens")
+    show_values(ax=axes[2], a=dx, title="dx = sum of what each window sends", cmap="Greens")
     if title:
         fig.suptitle(title, fontsize=13)
     fig.tight_layout()
@@ -333,7 +317,7 @@ def plot_image_row(images, titles, cmap="gray", size=3.0, values=False, fmt="{:.
     fig, axes = plt.subplots(1, len(images), figsize=(size * len(images), size + 0.3))
     for ax, img, t in zip(np.atleast_1d(axes), images, titles):
         if values:
-            _values(ax, img, title=t, fmt=fmt, cmap=cmap)
+            show_values(ax=ax, a=img, title=t, fmt=fmt, cmap=cmap)
         else:
             ax.imshow(img, cmap=cmap)
             ax.set_title(t, fontsize=11)
