@@ -169,7 +169,7 @@ def check_max_pool2d_backward(student_fn, hidden=False, seed=0):
                   "stride=None means stride = kernel_size (as in PyTorch), not 1."),
     ]
     run_with_hints("max_pool2d_backward", student_fn, ref("max_pool2d_backward"),
-                          cases, diagnoses=diagnoses, shape_hint=_pool_shape_hint)
+                   cases, diagnoses=diagnoses, shape_hint=_pool_shape_hint)
 
 
 def check_avg_pool2d_backward(student_fn, hidden=False, seed=0):
@@ -197,7 +197,7 @@ def check_avg_pool2d_backward(student_fn, hidden=False, seed=0):
                   "stride=None means stride = kernel_size (as in PyTorch), not 1."),
     ]
     run_with_hints("avg_pool2d_backward", student_fn, ref("avg_pool2d_backward"),
-                          cases, diagnoses=diagnoses, shape_hint=_pool_shape_hint)
+                   cases, diagnoses=diagnoses, shape_hint=_pool_shape_hint)
 
 
 # ------------------------------------------------------------------- conv

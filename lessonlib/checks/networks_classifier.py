@@ -314,4 +314,4 @@ def check_cross_entropy_backward(student_fn, hidden=False, seed=0):
         Diagnosis(_ce_backward_naive, _OVERFLOW),
     ]
     run_with_hints("cross_entropy_backward", student_fn, ref("cross_entropy_backward"),
-                          cases, diagnoses=diagnoses)
+                   cases, diagnoses=diagnoses)
