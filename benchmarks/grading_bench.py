@@ -1,6 +1,6 @@
 """How long does grading a class take with 1 job and with N jobs?
 
-Builds the demo course (``lessonlib.grading_demo``) in a temporary folder,
+Builds the demo course (``lessonlib.grading.demo``) in a temporary folder,
 releases it, writes a synthetic class (honest, blank, buggy, faulty and
 cheating students, two assignments each) and grades it with
 ``lessonlib grade`` once per job count, printing the wall times and
@@ -22,7 +22,7 @@ import tempfile
 import time
 
 from lessonlib.cli import main
-from lessonlib.grading_demo import DEMO_STUDENTS, make_demo_class, make_demo_course
+from lessonlib.grading.demo import DEMO_STUDENTS, make_demo_class, make_demo_course
 
 
 def _quiet(argv):

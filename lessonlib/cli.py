@@ -77,12 +77,12 @@ def build_parser():
 def main(argv=None):
     """Run the command; return the exit status (0 done, 2 usage or course error)."""
     args = build_parser().parse_args(argv)
-    from .grading_course import CourseError, release
+    from .grading.course import CourseError, release
     try:
         if args.command == "release":
             release(args.assignments, root=args.course)
         else:
-            from .grading import grade
+            from .grading.run import grade
             grade(args.submissions, args.out, jobs=args.jobs, assignments=args.assignment,
                   timeout=args.timeout, root=args.course)
     except CourseError as exc:

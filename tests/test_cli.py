@@ -5,7 +5,7 @@ from importlib.metadata import entry_points
 import pytest
 
 from lessonlib.cli import main
-from lessonlib.grading_demo import make_demo_course
+from lessonlib.grading.demo import make_demo_course
 
 
 @pytest.fixture

@@ -1,6 +1,6 @@
 """A synthetic class graded end to end with ``lessonlib grade`` (nbgrader, real kernels).
 
-The demo course (``lessonlib.grading_demo``) has two assignments, each with
+The demo course (``lessonlib.grading.demo``) has two assignments, each with
 two graded functions and hidden tests:
 
     01_alpha  relu (relu-test, 2 points), clip01 (clip-test, 1 point)
@@ -23,8 +23,8 @@ import sys
 import pytest
 
 from lessonlib.cli import main
-from lessonlib.grading_course import nbgrader_env
-from lessonlib.grading_demo import make_demo_class, make_demo_course
+from lessonlib.grading.course import nbgrader_env
+from lessonlib.grading.demo import make_demo_class, make_demo_course
 
 pytestmark = pytest.mark.slow
 

@@ -6,10 +6,10 @@ import zipfile
 
 import pytest
 
-from lessonlib.grading_audit import audit_notebook
-from lessonlib.grading_course import Course
-from lessonlib.grading_demo import make_demo_course
-from lessonlib.grading_intake import hidden_test_lines, normalise, read_submissions
+from lessonlib.grading.audit import audit_notebook
+from lessonlib.grading.course import Course
+from lessonlib.grading.demo import make_demo_course
+from lessonlib.grading.intake import hidden_test_lines, normalise, read_submissions
 
 
 def _code(src, grade_id=None, solution=False, grade=False, locked=False, cid=None):

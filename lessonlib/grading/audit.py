@@ -15,7 +15,7 @@ translated first; ``%matplotlib``, ``%time`` and ``%timeit`` are fine.
 
 What it cannot see: code hidden in strings that are decoded at run time
 without ``exec``/``eval``/``compile``/``__import__`` (the dynamic layer in
-:mod:`lessonlib.grading_guard` covers those), and code in files the
+:mod:`lessonlib.grading.guard` covers those), and code in files the
 student did not submit.
 """
 
@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import ast
 
-from .grading_intake import cell_source
+from .intake import cell_source
 
 __all__ = ["audit_notebook", "reference_names"]
 

@@ -6,14 +6,14 @@ root:
 
 1. a *template*: the source of the assignments and a gradebook made by
    nbgrader's generate_assignment, in a temporary folder;
-2. the *intake* (:mod:`lessonlib.grading_intake`): renamed notebooks,
+2. the *intake* (:mod:`lessonlib.grading.intake`): renamed notebooks,
    broken JSON, duplicated and deleted cells, extra files;
-3. the *static audit* (:mod:`lessonlib.grading_audit`) of what each
+3. the *static audit* (:mod:`lessonlib.grading.audit`) of what each
    student wrote;
 4. one *job per student* in a process pool: a course folder of their own
    (copies of the configuration, source and gradebook), nbgrader's
-   autograde with the guarded kernel (:mod:`lessonlib.grading_nbgrader`,
-   :mod:`lessonlib.grading_guard`), then generate_feedback;
+   autograde with the guarded kernel (:mod:`lessonlib.grading.preprocessors`,
+   :mod:`lessonlib.grading.guard`), then generate_feedback;
 5. the *merge*: each student's gradebook rows into ``OUT/gradebook.db``,
    nbgrader's CSV export of it, and ``OUT/grades.csv`` with a status and
    the reasons behind it for every student and assignment.
@@ -32,12 +32,12 @@ import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 
-from .grading_audit import audit_notebook, reference_names
-from .grading_course import Course, CourseError, release
-from .grading_intake import cell_source, hidden_test_lines, read_submissions
-from . import grading_report as report
-from .grading_report import COLUMNS, fmt
-from .grading_worker import build_template, export_grades, grade_student, init_worker
+from .audit import audit_notebook, reference_names
+from .course import Course, CourseError, release
+from .intake import cell_source, hidden_test_lines, read_submissions
+from . import report
+from .report import COLUMNS, fmt
+from .jobs import build_template, export_grades, grade_student, init_worker
 
 __all__ = ["grade", "release", "GradingError", "COLUMNS"]
 

@@ -159,7 +159,7 @@ def read_submissions(path, work, course, release):
         Folder in nbgrader's submitted layout, or a ``.zip`` of one.
     work : str
         Empty folder for the prepared copies (``work/<student>/<assignment>/``).
-    course : lessonlib.grading_course.Course
+    course : lessonlib.grading.course.Course
     release : dict
         ``{assignment: {notebook: release notebook dict}}``, for duplicated
         and deleted cells.

@@ -118,11 +118,11 @@ def rows(run, intake, graded, results, audits):
     ----------
     run : lessonlib.grading._Run
         Paths and course of the run (``OUT/nbgrader_grades.csv`` must exist).
-    intake : lessonlib.grading_intake.Intake
+    intake : lessonlib.grading.intake.Intake
     graded : list of str
         The assignments graded.
     results : dict
-        Student -> :func:`lessonlib.grading_worker.grade_student`'s result.
+        Student -> :func:`lessonlib.grading.jobs.grade_student`'s result.
     audits : dict
         (student, assignment) -> static audit findings.
 

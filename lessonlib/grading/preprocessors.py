@@ -7,7 +7,7 @@ work; these classes are configured into them (``Autograde.autograde_preprocessor
 :class:`GuardedExecute`
     nbgrader's ``Execute``, but the kernel starts in an empty scratch
     folder outside the course, with the guard of
-    :mod:`lessonlib.grading_guard` installed before the first cell; after
+    :mod:`lessonlib.grading.guard` installed before the first cell; after
     every grade cell it asks the guard for a report and runs a failing
     canary. A grade cell that ran in a tampered kernel gets an error
     output (so nbgrader scores it 0) naming what was tampered with.
@@ -93,7 +93,7 @@ class GuardedExecute(Execute):
     async def async_start_new_kernel_client(self):
         kc = await super().async_start_new_kernel_client()
         allow = [self._scratch] + list(self.allow_paths)
-        expr = ("__import__('lessonlib.grading_guard', fromlist=['install']).install("
+        expr = ("__import__('lessonlib.grading.guard', fromlist=['install']).install("
                 f"deny={list(self.deny_paths)!r}, allow={allow!r})")
         reply = await self._request("", {"install": expr})
         result = (reply or {}).get("content", {}).get("user_expressions", {}).get("install", {})
@@ -124,7 +124,7 @@ class GuardedExecute(Execute):
 
     async def _integrity(self):
         """Ask the guard what changed; run the canary. Return the reasons found."""
-        reply = await self._request("", {"report": "__import__('lessonlib.grading_guard', "
+        reply = await self._request("", {"report": "__import__('lessonlib.grading.guard', "
                                                    "fromlist=['report']).report()"})
         reasons = []
         result = (reply or {}).get("content", {}).get("user_expressions", {}).get("report", {})

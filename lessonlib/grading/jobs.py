@@ -11,7 +11,7 @@ pool can run it:
     one student, in a course folder of their own (a copy of the template:
     configuration, source, gradebook), with nbgrader's ``Autograde`` and
     ``GenerateFeedback``; the kernel runs through
-    :class:`~lessonlib.grading_nbgrader.GuardedExecute`.
+    :class:`~lessonlib.grading.preprocessors.GuardedExecute`.
 :func:`export_grades`
     nbgrader's CSV export plugin on the merged gradebook.
 """
@@ -176,7 +176,7 @@ def grade_student(spec):
     from nbgrader.preprocessors import (AssignLatePenalties, CheckCellMetadata, GetGrades,
                                         IgnorePattern, LimitOutput, SaveAutoGrades)
     from nbconvert.preprocessors import ClearMetadataPreprocessor, CSSHTMLHeaderPreprocessor
-    from .grading_nbgrader import GradeCellOutputs, GuardedExecute, HideHiddenTests
+    from .preprocessors import GradeCellOutputs, GuardedExecute, HideHiddenTests
 
     sid, root = spec["student"], spec["root"]
     shutil.rmtree(root, ignore_errors=True)
