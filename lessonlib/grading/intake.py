@@ -16,23 +16,63 @@ student and assignment, a clean copy that nbgrader can grade:
 * extra notebooks are flagged and not graded; extra code files (``.py``
   and the like, which could shadow an import) are flagged and dropped;
   other extra files are dropped.
+
+Nothing a student submits can stop the run or reach another student:
+
+* what is read is bounded (:mod:`lessonlib.grading.limits`): a notebook
+  over :data:`~lessonlib.grading.limits.MAX_FILE_BYTES` is not read, a
+  folder over :data:`~lessonlib.grading.limits.MAX_ENTRIES` entries is not
+  listed, a zip over its limits is refused as a whole
+  (:class:`~lessonlib.grading.limits.IntakeError`);
+* symbolic links, FIFOs, sockets and devices are never followed or opened;
+* a student id that is not a safe folder name (control characters, a
+  leading ``-`` or ``.``, more than 100 characters, undecodable bytes) or
+  that differs only in case from another is not graded, with the reason;
+* a notebook's JSON is checked from the top: damage that nbgrader would
+  trip on (a cell that is not an object, metadata that is not an object,
+  invalid nbgrader metadata, a bad ``source`` or ``outputs``, NaN) is
+  repaired and flagged; what cannot be repaired (not JSON, not UTF-8, not
+  an nbformat 4 notebook, nested deeper than
+  :data:`~lessonlib.grading.limits.MAX_DEPTH`, still invalid for
+  ``nbformat.validate`` after repair) fails that notebook with the reason.
 """
 
 from __future__ import annotations
 
+import copy
+import importlib.util
 import json
+import math
 import os
 import re
-import shutil
-import zipfile
+import sys
+import unicodedata
+import warnings
 from dataclasses import dataclass, field
 
-__all__ = ["Submission", "Intake", "read_submissions", "normalise", "cell_source",
-           "hidden_test_lines"]
+from . import limits
+from .limits import Entry, IntakeError, NotRegular, TooLarge, read_capped, scan, show, size_text
 
-_IGNORED = ("__MACOSX", ".ipynb_checkpoints", "__pycache__", ".DS_Store", "Thumbs.db")
+__all__ = ["Submission", "Intake", "IntakeError", "read_submissions", "normalise",
+           "cell_source", "hidden_test_lines"]
+
 _CODE_EXT = (".py", ".pyc", ".pyd", ".so", ".pth", ".dll", ".dylib")
-_BAD_ID = re.compile(r"[*?\[\]/\\]|^\.|^$")
+_MAX_ID = 100
+# Why a folder name is not a usable student id (a folder of work/ and an nbgrader id).
+_ID_RULES = [
+    (r"^\s*$", "it is empty or only spaces"),
+    (r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2066-\u2069\ufeff]",
+     "it holds a control or invisible character"),
+    (r"[\ud800-\udfff]", "it holds bytes that are not UTF-8"),
+    (r"[*?\[\]/\\]", "it holds one of * ? [ ] / \\"),
+    (r"^[.\-]", "it starts with '.' or '-'"),
+    (r"^\s|\s$", "it starts or ends with a space"),
+    (rf"^.{{{_MAX_ID + 1}}}", f"it is longer than {_MAX_ID} characters"),
+]
+_BAD_ID = re.compile("|".join(f"(?:{r})" for r, _ in _ID_RULES), re.S)
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
+_CELL_TYPES = ("code", "markdown", "raw")
+_TIMESTAMP_BYTES = 1024
 
 
 def normalise(name):
@@ -47,9 +87,14 @@ def normalise(name):
 
 
 def cell_source(cell):
-    """A cell's source as one string (notebook files may store a list of lines)."""
-    s = cell.get("source", "")
-    return "".join(s) if isinstance(s, list) else str(s)
+    """A cell's source as one string (notebook files may store a list of lines).
+
+    A source of any other type reads as empty.
+    """
+    s = cell.get("source", "") if isinstance(cell, dict) else ""
+    if isinstance(s, list):
+        return "".join(x for x in s if isinstance(x, str))
+    return s if isinstance(s, str) else ""
 
 
 def hidden_test_lines(source):
@@ -66,9 +111,20 @@ def hidden_test_lines(source):
 
 
 def _grade_id(cell):
-    nbg = cell.get("metadata", {}).get("nbgrader") or {}
-    return nbg.get("grade_id") if (nbg.get("grade") or nbg.get("solution")
-                                   or nbg.get("locked")) else None
+    meta = cell.get("metadata") if isinstance(cell, dict) else None
+    nbg = meta.get("nbgrader") if isinstance(meta, dict) else None
+    if not isinstance(nbg, dict) or not (nbg.get("grade") or nbg.get("solution")
+                                         or nbg.get("locked")):
+        return None
+    gid = nbg.get("grade_id")
+    return gid if isinstance(gid, str) and gid else None
+
+
+def _id_problem(student):
+    """Why ``student`` is not a usable student id, or None."""
+    if not _BAD_ID.search(student):
+        return None
+    return next(why for rule, why in _ID_RULES if re.search(rule, student, re.S))
 
 
 @dataclass
@@ -101,25 +157,23 @@ class Intake:
         return sorted({s for s, _ in self.submissions})
 
 
-def _safe_extract(zpath, dest):
-    with zipfile.ZipFile(zpath) as zf:
-        for info in zf.infolist():
-            name = info.filename.replace("\\", "/")
-            parts = [p for p in name.split("/") if p not in ("", ".")]
-            if name.startswith("/") or ".." in parts or (info.external_attr >> 16) & 0o170000 \
-                    == 0o120000:
-                continue  # absolute, escaping or symbolic-link members are not extracted
-            target = os.path.join(dest, *parts)
-            if info.is_dir():
-                os.makedirs(target, exist_ok=True)
-                continue
-            os.makedirs(os.path.dirname(target), exist_ok=True)
-            with zf.open(info) as src, open(target, "wb") as out:
-                shutil.copyfileobj(src, out)
+@dataclass
+class _File:
+    """A file or folder found for an assignment; ``problem`` says why it cannot be read."""
+
+    path: str
+    name: str
+    kind: str = "file"
+    note: str | None = None       # a flag for the whole submission (rename, wrong place)
+    problem: str | None = None
+    folder: bool = False          # the problem concerns the assignment folder
 
 
-def _entries(folder):
-    return sorted(n for n in os.listdir(folder) if n not in _IGNORED and not n.startswith("._"))
+def _problem(entry, label):
+    """Why the entry ``label`` cannot be read, from its kind."""
+    if entry.kind == "symlink":
+        return f"{label} is a symbolic link, not graded"
+    return f"{label} is a {entry.kind}, not a regular file; not graded"
 
 
 def _find_root(top, course):
@@ -128,15 +182,16 @@ def _find_root(top, course):
     known_nb = {normalise(n) for nbs in course.assignments.values() for n in nbs}
     folder = top
     for _ in range(4):
-        children = [c for c in _entries(folder) if os.path.isdir(os.path.join(folder, c))]
+        children = [c for c in scan(folder, 0)[0] if c.kind == "dir"]
         for child in children:
-            inner = _entries(os.path.join(folder, child))
-            if any(normalise(i) in known or (i.endswith(".ipynb") and normalise(i) in known_nb)
+            inner = scan(child.path)[0]
+            if any(normalise(i.name) in known or (i.name.endswith(".ipynb")
+                                                  and normalise(i.name) in known_nb)
                    for i in inner):
                 return folder
         if len(children) != 1:
             return folder
-        folder = os.path.join(folder, children[0])
+        folder = children[0].path
     return top
 
 
@@ -153,6 +208,10 @@ def _assignment_of(name, course, is_notebook=False):
 def read_submissions(path, work, course, release):
     """Read a submissions folder or zip and prepare one copy per student and assignment.
 
+    Nothing a student submitted raises out of here: what cannot be read is
+    a failure of that student's notebook, a flag, or a line of
+    :attr:`Intake.ignored`, each naming the file and what is wrong.
+
     Parameters
     ----------
     path : str
@@ -167,55 +226,119 @@ def read_submissions(path, work, course, release):
     Returns
     -------
     Intake
+
+    Raises
+    ------
+    IntakeError
+        If ``path`` is a zip that cannot be read, or is over the limits of
+        :mod:`lessonlib.grading.limits` (refused as a whole, before anything
+        is extracted).
     """
+    ignored = []
     if os.path.isfile(path):
-        unzipped = work.rstrip(os.sep) + "-unzipped"
-        _safe_extract(path, unzipped)
-        top = unzipped
+        top = work.rstrip(os.sep) + "-unzipped"
+        ignored += limits.extract_zip(path, top)
     else:
         top = path
     root = _find_root(top, course)
-    intake = Intake(root=root)
-    for student in _entries(root):
-        sdir = os.path.join(root, student)
-        if not os.path.isdir(sdir):
-            intake.ignored.append(f"{student}: a file where a student folder was expected")
+    intake = Intake(root=root, ignored=ignored)
+    entries, problem = scan(root, 0)
+    if problem:
+        raise IntakeError(f"the submissions folder {root}: {problem}")
+    folded = {}
+    for e in entries:
+        folded.setdefault(unicodedata.normalize("NFC", e.name).casefold(), []).append(e.name)
+    for e in entries:
+        student, label = e.name, show(e.name)
+        if e.kind == "symlink":
+            intake.ignored.append(f"{label}: a symbolic link where a student folder was "
+                                  f"expected; not followed")
             continue
-        if _BAD_ID.search(student):
-            intake.ignored.append(f"{student}: not a usable student id")
+        if e.kind != "dir":
+            what = "a file" if e.kind == "file" else f"a {e.kind}"
+            intake.ignored.append(f"{label}: {what} where a student folder was expected")
             continue
-        found = {}   # assignment -> list of (path, notebook file name, flag)
-        for entry in _entries(sdir):
-            epath = os.path.join(sdir, entry)
-            if os.path.isdir(epath):
-                a = _assignment_of(entry, course)
-                if a is None:
-                    intake.ignored.append(f"{student}/{entry}: not an assignment of the course")
-                    continue
-                note = None if entry == a else f"folder {entry!r} graded as {a}"
-                for f in _entries(epath):
-                    found.setdefault(a, []).append((os.path.join(epath, f), f, note))
-            elif entry.endswith(".ipynb"):
-                a = _assignment_of(entry, course, is_notebook=True)
-                if a is None:
-                    intake.ignored.append(f"{student}/{entry}: matches no notebook of the course")
-                    continue
-                found.setdefault(a, []).append(
-                    (epath, entry, f"{entry} was outside its assignment folder"))
-            else:
-                intake.ignored.append(f"{student}/{entry}: a file outside any assignment folder")
+        why = _id_problem(student)
+        if why:
+            intake.ignored.append(f"{label}: not a usable student id ({why})")
+            continue
+        twins = [t for t in folded[unicodedata.normalize("NFC", student).casefold()]
+                 if t != student]
+        found, trouble = _student_files(e.path, student, course, intake)
+        if twins and not trouble:
+            trouble = (f"the student folder {label} differs only in case from "
+                       f"{', '.join(show(t) for t in twins)}; neither is graded (rename one)")
         for a, files in found.items():
             sub = Submission(student, a, folder=os.path.join(work, student, a))
-            _prepare(sub, files, course.assignments[a], release.get(a, {}))
+            if trouble:
+                sub.failures = {nb: trouble for nb in course.assignments[a]}
+            else:
+                _prepare(sub, files, course.assignments[a], release.get(a, {}))
             intake.submissions[(student, a)] = sub
     return intake
 
 
+def _student_files(sdir, student, course, intake):
+    """The files of one student folder, by assignment.
+
+    Returns
+    -------
+    found : dict of str to list of _File
+    trouble : str or None
+        Why none of this student's work can be graded (the folder is too
+        large to list, or unreadable).
+    """
+    label = show(student)
+    entries, problem = scan(sdir)
+    if problem:
+        # look up the assignment folders by their exact names, to fail them with the reason
+        found = {a: [] for a in course.assignments if os.path.isdir(os.path.join(sdir, a))}
+        why = f"the student folder {label}: {problem}; not read"
+        if not found:
+            intake.ignored.append(why)
+        return found, why
+    found = {}   # assignment -> list of _File
+    for entry in entries:
+        elabel = show(entry.name)
+        if entry.kind in ("dir", "symlink") and not entry.name.endswith(".ipynb"):
+            a = _assignment_of(entry.name, course)
+            if a is None:
+                intake.ignored.append(f"{label}/{elabel}: not an assignment of the course")
+                continue
+            files = found.setdefault(a, [])
+            if entry.kind == "symlink":
+                files.append(_File(entry.path, entry.name, "symlink", folder=True,
+                                   problem=f"the folder {elabel} is a symbolic link, not graded"))
+                continue
+            note = None if entry.name == a else f"folder {show(entry.name)!r} graded as {a}"
+            inner, problem = scan(entry.path)
+            if problem:
+                files.append(_File(entry.path, entry.name, "dir", note=note, folder=True,
+                                   problem=f"the folder {elabel}: {problem}; not read"))
+                continue
+            for f in inner:
+                files.append(_File(f.path, f.name, f.kind, note,
+                                   None if f.kind in ("file", "dir") else _problem(f, show(f.name))))
+        elif entry.name.endswith(".ipynb"):
+            a = _assignment_of(entry.name, course, is_notebook=True)
+            if a is None:
+                intake.ignored.append(f"{label}/{elabel}: matches no notebook of the course")
+                continue
+            found.setdefault(a, []).append(_File(
+                entry.path, entry.name, entry.kind, f"{elabel} was outside its assignment folder",
+                None if entry.kind == "file" else _problem(entry, elabel)))
+        else:
+            intake.ignored.append(f"{label}/{elabel}: a file outside any assignment folder")
+    return found, None
+
+
 def _prepare(sub, files, expected, release):
     os.makedirs(sub.folder, exist_ok=True)
-    notes = sorted({n for _, _, n in files if n})
-    sub.flags += notes
-    notebooks = {f: p for p, f, _ in files if f.endswith(".ipynb") and os.path.isfile(p)}
+    sub.flags += sorted({f.note for f in files if f.note})
+    notebooks = {}
+    for f in files:
+        if f.name.endswith(".ipynb") and f.kind == "file" and not f.problem:
+            notebooks.setdefault(f.name, f.path)
     chosen = {}
     for nb in expected:
         if nb + ".ipynb" in notebooks:
@@ -229,33 +352,329 @@ def _prepare(sub, files, expected, release):
                                and len([e for e in expected if e not in chosen]) == 1):
             pick = (alike or free)[0]
             chosen[nb] = pick
-            sub.flags.append(f"{pick} graded as {nb}.ipynb")
+            sub.flags.append(f"{show(pick)} graded as {nb}.ipynb")
     for f in sorted(set(notebooks) - set(chosen.values())):
-        sub.flags.append(f"extra notebook {f} not graded")
-    for path, f, _ in files:
-        if f == "timestamp.txt" and os.path.isfile(path):
-            shutil.copy(path, os.path.join(sub.folder, f))
-            sub.has_timestamp = True
-        elif not f.endswith(".ipynb") and (f.endswith(_CODE_EXT) or os.path.isdir(path)):
-            sub.flags.append(f"extra file {f} ignored (it could shadow a module)")
+        sub.flags.append(f"extra notebook {show(f)} not graded")
+    for f in files:
+        if f.problem:
+            continue
+        if f.name == "timestamp.txt" and f.kind == "file":
+            sub.has_timestamp = _copy_timestamp(f.path, sub)
+        elif not f.name.endswith(".ipynb") and (f.name.endswith(_CODE_EXT) or f.kind == "dir"):
+            sub.flags.append(f"extra file {show(f.name)} ignored (it could shadow a module)")
+    # what could not be read: the failure of the notebook it stands for, else a flag
+    problems = {}
+    for f in files:
+        if not f.problem:
+            continue
+        meant = [nb for nb in expected if nb not in chosen
+                 and (f.folder or normalise(f.name) == normalise(nb))]
+        for nb in meant:
+            problems.setdefault(nb, f.problem)
+        if not meant:
+            sub.flags.append(f.problem)
     for nb in expected:
         if nb not in chosen:
-            sub.failures[nb] = f"no {nb}.ipynb submitted"
+            sub.failures[nb] = problems.get(nb, f"no {nb}.ipynb submitted")
             continue
         try:
-            with open(notebooks[chosen[nb]], encoding="utf-8") as fh:
-                data = json.load(fh)
-        except (ValueError, UnicodeDecodeError) as exc:
-            sub.failures[nb] = f"{chosen[nb]} is not valid notebook JSON ({exc})"
+            data, flags = _load(notebooks[chosen[nb]], show(chosen[nb]), release.get(nb))
+            with open(os.path.join(sub.folder, nb + ".ipynb"), "w", encoding="utf-8") as fh:
+                json.dump(data, fh, indent=1, allow_nan=False)
+        except _Unusable as exc:
+            sub.failures[nb] = str(exc)
             continue
-        if not isinstance(data, dict) or not isinstance(data.get("cells"), list) \
-                or data.get("nbformat") != 4:
-            sub.failures[nb] = f"{chosen[nb]} is not a Jupyter notebook (nbformat 4)"
-            continue
-        sub.flags += _repair(data, release.get(nb))
-        with open(os.path.join(sub.folder, nb + ".ipynb"), "w", encoding="utf-8") as fh:
-            json.dump(data, fh, indent=1)
+        sub.flags += flags
         sub.notebooks.append(nb)
+
+
+def _copy_timestamp(path, sub):
+    """Copy ``timestamp.txt`` if it is a date nbgrader can read; else flag it."""
+    try:
+        text = read_capped(path, _TIMESTAMP_BYTES).decode("utf-8").strip()
+        import dateutil.parser
+        if not text or len(text.split()) > 3:
+            raise ValueError("empty" if not text else "too many words")
+        dateutil.parser.parse(" ".join(text.split()[:2]))
+    except TooLarge as exc:
+        sub.flags.append(f"timestamp.txt is {size_text(exc.size)}, more than a timestamp; "
+                         f"ignored")
+        return False
+    except (OSError, ValueError, OverflowError) as exc:
+        why = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+        sub.flags.append(f"timestamp.txt is not a date nbgrader can read ({show(why, 80)}); "
+                         f"ignored")
+        return False
+    with open(os.path.join(sub.folder, "timestamp.txt"), "w", encoding="utf-8") as fh:
+        fh.write(text + "\n")
+    return True
+
+
+class _Unusable(ValueError):
+    """A notebook that cannot be graded; the message is the reason."""
+
+
+def _type(value):
+    """The JSON name of ``value``'s type, for messages."""
+    if value is None:
+        return "null"
+    for t, name in ((bool, "a boolean"), (str, "a string"), (list, "a list"),
+                    (dict, "an object"), ((int, float), "a number")):
+        if isinstance(value, t):
+            return name
+    return type(value).__name__
+
+
+def _load(path, name, release):
+    """Read, check and repair the notebook at ``path``.
+
+    Returns
+    -------
+    data : dict
+        A valid nbformat 4 notebook.
+    flags : list of str
+        The repairs made.
+
+    Raises
+    ------
+    _Unusable
+        With the reason, naming the file, if it cannot be graded.
+    """
+    try:
+        raw = read_capped(path)
+    except TooLarge as exc:
+        raise _Unusable(f"{name} is {size_text(exc.size)}, over the "
+                        f"{size_text(exc.limit)} limit for a notebook; not read") from None
+    except NotRegular as exc:
+        raise _Unusable(f"{name} is a {exc.kind}, not a regular file; not graded") from None
+    except OSError as exc:
+        raise _Unusable(f"{name} could not be read ({exc.strerror or exc})") from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise _Unusable(f"{name} is not valid notebook JSON (not UTF-8 text: byte "
+                        f"0x{raw[exc.start]:02x} at position {exc.start})") from None
+    try:
+        data = json.loads(text.removeprefix("\ufeff"))
+    except RecursionError:
+        raise _Unusable(f"{name} is not valid notebook JSON (nested too deeply to "
+                        f"read)") from None
+    except ValueError as exc:
+        raise _Unusable(f"{name} is not valid notebook JSON ({show(exc, 160)})") from None
+    flags = _scrub(data, name)
+    if not isinstance(data, dict):
+        raise _Unusable(f"{name} is not a Jupyter notebook (nbformat 4): it holds "
+                        f"{_type(data)}, expected an object")
+    version = data.get("nbformat")
+    if type(version) is not int or version != 4:
+        raise _Unusable(f"{name} is not a Jupyter notebook (nbformat 4): 'nbformat' is "
+                        f"{show(json.dumps(version), 40)}, expected 4")
+    if not isinstance(data.get("cells"), list):
+        raise _Unusable(f"{name} is not a Jupyter notebook (nbformat 4): 'cells' is "
+                        f"{_type(data.get('cells'))}, expected a list")
+    flags += _sanitise(data, name)
+    flags += _repair(data, release)
+    return _validated(data, name, flags), flags
+
+
+def _scrub(data, name):
+    """Check the nesting depth; replace NaN, infinities and lone surrogates in place.
+
+    Returns
+    -------
+    list of str
+        The flags for what was replaced.
+
+    Raises
+    ------
+    _Unusable
+        If ``data`` is nested deeper than :data:`limits.MAX_DEPTH`.
+    """
+    numbers = texts = 0
+    stack = [(data, 1)] if isinstance(data, (dict, list)) else []
+    while stack:
+        node, depth = stack.pop()
+        if depth > limits.MAX_DEPTH:
+            raise _Unusable(f"{name} is nested more than {limits.MAX_DEPTH} levels deep, "
+                            f"deeper than any notebook; not read")
+        if isinstance(node, dict) and any(_SURROGATE.search(k) for k in node):
+            items = [(_SURROGATE.sub("\ufffd", k), v) for k, v in node.items()]
+            node.clear()
+            node.update(items)
+            texts += 1
+        for k, v in (node.items() if isinstance(node, dict) else enumerate(node)):
+            if isinstance(v, float) and not math.isfinite(v):
+                node[k] = None
+                numbers += 1
+            elif isinstance(v, str) and not v.isascii() and _SURROGATE.search(v):
+                node[k] = _SURROGATE.sub("\ufffd", v)
+                texts += 1
+            elif isinstance(v, (dict, list)):
+                stack.append((v, depth + 1))
+    return ([f"{name}: {numbers} NaN or infinite number(s) replaced by null"] if numbers else []) \
+        + ([f"{name}: {texts} text(s) with invalid characters (lone surrogates) repaired"]
+           if texts else [])
+
+
+def _cells_text(numbers):
+    shown = ", ".join(str(n) for n in numbers[:10])
+    more = f" and {len(numbers) - 10} more" if len(numbers) > 10 else ""
+    return f"cell{'s' if len(numbers) > 1 else ''} {shown}{more}"
+
+
+def _sanitise(nb, name):
+    """Repair the structure nbgrader relies on, in place; return the flags.
+
+    Cells that are not objects are dropped; metadata that is not an object is
+    reset to ``{}``; nbgrader metadata that nbgrader would reject is removed
+    (the cell is then plain code, and a test cell is restored by nbgrader);
+    a ``source`` that is not text is emptied; ``outputs`` that is not a list
+    is emptied.
+    """
+    fixes = {}   # reason -> cell numbers (from 1, as in the student's file)
+
+    def fix(why, n):
+        fixes.setdefault(why, []).append(n)
+
+    if not isinstance(nb.get("metadata"), dict):
+        fix(f"the notebook metadata is {_type(nb.get('metadata'))}, expected an object; reset "
+            f"to {{}}", 0)
+        nb["metadata"] = {}
+    cells = []
+    for n, cell in enumerate(nb["cells"], 1):
+        if not isinstance(cell, dict):
+            fix(f"is {_type(cell)}, not a cell; dropped", n)
+            continue
+        cells.append(cell)
+        meta = cell.get("metadata")
+        if not isinstance(meta, dict):
+            fix(f"metadata is {_type(meta)}, expected an object; reset to {{}}", n)
+            cell["metadata"] = meta = {}
+        if "nbgrader" in meta:
+            why = _nbgrader_problem(meta["nbgrader"], cell.get("cell_type"))
+            if why:
+                fix(f"nbgrader metadata is invalid ({why}); removed", n)
+                del meta["nbgrader"]
+        src = cell.get("source", "")
+        if not (isinstance(src, str) or isinstance(src, list)
+                and all(isinstance(s, str) for s in src)):
+            fix(f"source is {_type(src)}, expected text; emptied", n)
+            cell["source"] = ""
+        if cell.get("cell_type") == "code" and not isinstance(cell.get("outputs", []), list):
+            fix(f"outputs is {_type(cell.get('outputs'))}, expected a list; emptied", n)
+            cell["outputs"] = []
+        cid = cell.get("id")
+        if cid is not None and not (isinstance(cid, str) and re.fullmatch(r"[\w-]{1,64}", cid,
+                                                                           re.A)):
+            fix("id is not a valid cell id; replaced", n)
+            cell["id"] = f"cell-{n}"
+    nb["cells"] = cells
+    return [f"{name}: {why}" if nums == [0] else f"{name}: {_cells_text(nums)}: {why}"
+            for why, nums in fixes.items()]
+
+
+_NBGRADER_SCHEMA = []
+
+
+def _nbgrader_schema():
+    """nbgrader's cell metadata schema (v3), read without importing nbgrader; or None."""
+    if not _NBGRADER_SCHEMA:
+        schema = None
+        try:
+            spec = importlib.util.find_spec("nbgrader")
+            for folder in (spec.submodule_search_locations or []) if spec else []:
+                with open(os.path.join(folder, "nbgraderformat", "v3.json"),
+                          encoding="utf-8") as fh:
+                    schema = json.load(fh)
+                break
+        except (OSError, ValueError, ImportError):
+            schema = None
+        _NBGRADER_SCHEMA.append(schema)
+    return _NBGRADER_SCHEMA[0]
+
+
+def _jsonschema():
+    # jsonschema builds the grammar of the optional rfc3987_syntax package at import
+    # (seconds); nbformat does not use that format checker (see jobs.init_worker)
+    sys.modules.setdefault("rfc3987_syntax", None)
+    import jsonschema
+    return jsonschema
+
+
+def _nbgrader_problem(meta, cell_type):
+    """Why nbgrader (0.9, metadata schema 3) would reject the metadata ``meta``, or None.
+
+    The checks of ``nbgrader.nbgraderformat.MetadataValidatorV3.validate_cell``,
+    so that an invalid cell is repaired here rather than failing autograde.
+    """
+    if not isinstance(meta, dict):
+        return f"{_type(meta)}, expected an object"
+    gid = meta.get("grade_id")
+    if "grade_id" in meta and not isinstance(gid, str):
+        return f"grade_id is {_type(gid)}, expected a string"
+    schema = _nbgrader_schema()
+    if schema is not None:
+        known = set(schema["properties"])
+        trimmed = {k: v for k, v in meta.items() if k in known}   # nbgrader drops the rest
+        errors = sorted(_jsonschema().Draft4Validator(schema).iter_errors(trimmed),
+                        key=lambda e: list(map(str, e.path)))
+        if errors:
+            where = ".".join(map(str, errors[0].path))
+            return show(f"{where + ': ' if where else ''}{errors[0].message}", 120)
+    flags = {k: meta.get(k, False) for k in ("grade", "solution", "locked", "task")}
+    if flags["grade"] or flags["solution"] or flags["locked"]:
+        if not gid:
+            return "no grade_id"
+    if flags["grade"] and "points" not in meta:
+        return "a grade cell without points"
+    if not flags["task"] and cell_type == "markdown" and flags["grade"] != flags["solution"]:
+        return "a markdown cell must be both a grade and a solution cell"
+    if flags["task"] and cell_type != "markdown":
+        return "a task cell must be markdown"
+    return None
+
+
+def _nbformat():
+    sys.modules.setdefault("rfc3987_syntax", None)   # as in _jsonschema
+    import nbformat
+    return nbformat
+
+
+def _validated(data, name, flags):
+    """``data`` as a valid nbformat 4 notebook dict (upgraded to the current minor version).
+
+    If it is invalid only in its outputs, they are cleared (nbgrader runs the
+    notebook again) and that is flagged.
+
+    Raises
+    ------
+    _Unusable
+        With nbformat's message, if it is still invalid.
+    """
+    nbformat = _nbformat()
+    for attempt in range(2):
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                nb = nbformat.convert(nbformat.from_dict(copy.deepcopy(data)), 4)
+                nb = nbformat.validator.normalize(nb)[1]
+                nbformat.validate(nb)
+            return nb
+        except (nbformat.ValidationError, ValueError, TypeError, KeyError, AttributeError,
+                RecursionError) as exc:
+            code = [c for c in data["cells"] if c.get("cell_type") == "code"]
+            if attempt == 0 and any(c.get("outputs") or c.get("execution_count") is not None
+                                    for c in code):
+                for c in code:
+                    c["outputs"], c["execution_count"] = [], None
+                flags.append(f"{name}: its outputs were invalid and were cleared (nbgrader "
+                             f"runs the notebook again)")
+                continue
+            where = "".join(f"[{p!r}]" for p in getattr(exc, "absolute_path", ()))
+            msg = getattr(exc, "message", None) or str(exc) or type(exc).__name__
+            msg = show(f"{'at ' + where + ': ' if where else ''}{msg}", 200)
+            raise _Unusable(f"{name} is not a valid notebook, even after repair: {msg}") from None
+    raise AssertionError("unreachable")
 
 
 def _repair(nb, release):
@@ -266,7 +685,7 @@ def _repair(nb, release):
         gid = _grade_id(c)
         if gid:
             stubs[gid] = cell_source(c).strip()
-            if (c["metadata"]["nbgrader"].get("grade")):
+            if c["metadata"]["nbgrader"].get("grade"):
                 graded.append(gid)
     cells = [c for c in nb["cells"] if isinstance(c, dict)]
     groups = {}
