@@ -25,7 +25,8 @@ import numpy as np
 
 from .._validation import tolerances
 
-__all__ = ["CheckFailed", "Case", "Diagnosis", "run_cases", "compare", "passed"]
+__all__ = ["CheckFailed", "ForbiddenCall", "Case", "Diagnosis", "run_cases", "compare", "passed",
+           "crash_line"]
 
 # Bound once: a student rebinding np.allclose & co. does not change verdicts.
 _isclose = np.isclose
@@ -39,6 +40,40 @@ _ndarray = np.ndarray
 
 class CheckFailed(AssertionError):
     """A check found a difference; the message says what and the likely cause."""
+
+
+class ForbiddenCall(Exception):
+    """The student's function called a function the exercise rules out.
+
+    Raised by the grader's proxy of a function that runs in the student's
+    kernel (:mod:`lessonlib.grading.verdict`); ``labels`` are the dotted
+    names of the functions called.
+    """
+
+    def __init__(self, labels):
+        super().__init__(", ".join(labels))
+        self.labels = list(labels)
+
+
+def _is_notebook_frame(filename):
+    return filename.startswith(("<ipython-input", "<cell")) or "/ipykernel_" in filename
+
+
+def crash_line(exc):
+    """`` (line N: `code`)`` of the student's own line where ``exc`` was raised, or "".
+
+    The innermost frame of the notebook's code (not of NumPy or lessonlib);
+    for a function that ran in the student's kernel while grading, the line
+    the kernel reported.
+    """
+    where = getattr(exc, "student_line", None)
+    if where is None:
+        frames = traceback.extract_tb(exc.__traceback__)
+        mine = [f for f in frames if _is_notebook_frame(f.filename or "")]
+        f = (mine or frames or [None])[-1]
+        where = (f.lineno, f.line) if f is not None else (None, None)
+    line, code = where
+    return f" (line {line}: `{code}`)" if line and code else ""
 
 
 @dataclass
@@ -180,11 +215,9 @@ def call_student(fn, name, case):
         ) from None
     except CheckFailed:
         raise
-    except Exception as exc:  # the student's bug, reported with its last frame
-        tb = traceback.extract_tb(exc.__traceback__)
-        line = f" (line {tb[-1].lineno}: `{tb[-1].line}`)" if tb and tb[-1].line else ""
+    except Exception as exc:  # the student's bug, reported with their line
         raise CheckFailed(
-            f"{name} raised {type(exc).__name__}: {exc}{where}{line}."
+            f"{name} raised {type(exc).__name__}: {exc}{where}{crash_line(exc)}."
         ) from None
     for before, after, label in _inputs_pairs(case, args, kwargs):
         if isinstance(before, _ndarray) and not _array_equal(before, after, equal_nan=True):

@@ -16,14 +16,13 @@ import functools
 import inspect
 import numbers
 import sys
-import traceback
 from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
 
 from .. import conv as _conv
-from ._core import CheckFailed, run_cases
+from ._core import CheckFailed, ForbiddenCall, crash_line, run_cases
 
 __all__: list[str] = []
 
@@ -65,6 +64,13 @@ def shape_hint(diagnoses):
     return hint
 
 
+def _label(f):
+    """The dotted name of a function, as the student's kernel can look it up."""
+    mod = getattr(f, "__module__", "") or ""
+    name = getattr(f, "__qualname__", None) or getattr(f, "__name__", repr(f))
+    return f"{mod}.{name}".lstrip(".")
+
+
 def _forbidden_code(functions):
     """Map code objects (and builtins) of ``functions`` to their display names."""
     codes, builtins = {}, {}
@@ -95,6 +101,8 @@ def guard(student_fn, name, forbidden=(), post=None):
     """
     if not callable(student_fn):
         return student_fn  # run_cases reports it
+    if hasattr(student_fn, "forbidding"):   # runs in the student's kernel: it watches there
+        student_fn = student_fn.forbidding([_label(f) for f in forbidden])
     codes, builtins = _forbidden_code(forbidden)
 
     @functools.wraps(student_fn)
@@ -111,14 +119,15 @@ def guard(student_fn, name, forbidden=(), post=None):
         sys.setprofile(hook)
         try:
             out = student_fn(*args, **kwargs)
+        except ForbiddenCall as exc:
+            hits.extend(exc.labels)
+            out = None
         except TypeError as exc:
             if not any(s in str(exc) for s in _SIZE_ERRORS):
                 raise
-            tb = traceback.extract_tb(exc.__traceback__)
-            line = f" (line {tb[-1].lineno}: `{tb[-1].line}`)" if tb and tb[-1].line else ""
             raise CheckFailed(
-                f"{name} raised TypeError: {exc}{line}. A size or an index is a float: "
-                f"sizes computed with / are floats, use // (floor division) instead."
+                f"{name} raised TypeError: {exc}{crash_line(exc)}. A size or an index is a "
+                f"float: sizes computed with / are floats, use // (floor division) instead."
             ) from None
         finally:
             sys.setprofile(previous)

@@ -8,11 +8,10 @@ never depends on how a training run happened to go.
 from __future__ import annotations
 
 import copy
-import traceback
 
 import numpy as np
 
-from ._core import Case, CheckFailed, Diagnosis, compare, passed
+from ._core import Case, CheckFailed, Diagnosis, compare, crash_line, passed
 from .networks_util import case, randn, ref, run_with_hints
 
 __all__ = ["check_build_lenet", "check_accuracy", "check_train_step"]
@@ -30,10 +29,9 @@ def _call(fn, name, *args, **kwargs):
                           f"with your code.") from None
     except CheckFailed:
         raise
-    except Exception as exc:  # the student's bug, reported with its last frame
-        tb = traceback.extract_tb(exc.__traceback__)
-        line = f" (line {tb[-1].lineno}: `{tb[-1].line}`)" if tb and tb[-1].line else ""
-        raise CheckFailed(f"{name} raised {type(exc).__name__}: {exc}{line}.") from None
+    except Exception as exc:  # the student's bug, reported with their line
+        raise CheckFailed(f"{name} raised {type(exc).__name__}: {exc}{crash_line(exc)}.") \
+            from None
 
 
 def _check_callable(fn, name):

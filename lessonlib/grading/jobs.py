@@ -6,18 +6,22 @@ pool can run it:
 :func:`build_template`
     a course folder with the source of the assignments to grade and a
     gradebook made by ``GenerateAssignment`` (nbgrader generate_assignment);
-    the release it writes is what students started from.
+    the release it writes is what students started from. It also checks
+    that every grade cell is made of check calls, writes each assignment's
+    kernel ``lessonlib`` (:mod:`lessonlib.grading.references`) and the
+    secret the hidden cases' seeds derive from.
 :func:`grade_student`
     one student, in a course folder of their own (a copy of the template:
     configuration, source, gradebook), with nbgrader's ``Autograde`` and
-    ``GenerateFeedback``; the kernel runs through
-    :class:`~lessonlib.grading.preprocessors.GuardedExecute`.
+    ``GenerateFeedback``; the kernel runs in the sandbox and the grade cells
+    are decided by :class:`~lessonlib.grading.preprocessors.SandboxedExecute`.
 :func:`export_grades`
     nbgrader's CSV export plugin on the merged gradebook.
 """
 
 from __future__ import annotations
 
+import hashlib
 import html
 import json
 import logging
@@ -26,6 +30,8 @@ import re
 import shutil
 import sys
 import warnings
+
+from .verdict import UnsupportedGradeCell, parse_grade_cell
 
 __all__ = ["init_worker", "build_template", "grade_student", "export_grades"]
 
@@ -105,6 +111,17 @@ def build_template(spec):
     for a in spec["assignments"]:
         shutil.copytree(os.path.join(src_root, a), os.path.join(root, spec["source_dir"], a),
                         ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__"))
+    digest = hashlib.sha256(os.environ.get("LESSONLIB_GRADING_SECRET", "").encode())
+    with open(cfg_src, "rb") as fh:
+        digest.update(fh.read())
+    for a in spec["assignments"]:
+        try:
+            checks = _grade_cell_checks(os.path.join(root, spec["source_dir"], a), digest)
+        except UnsupportedGradeCell as exc:
+            return {"ok": False, "error": str(exc)}
+        _kernel_lessonlib(os.path.join(root, "kernel-lib", a), checks, a)
+    with open(os.path.join(root, "secret"), "w") as fh:
+        fh.write(digest.hexdigest())
     config = _config(root, spec["course_id"])
     for a in spec["assignments"]:
         res = _run(GenerateAssignment, config, a, log_name="template", force=True,
@@ -113,6 +130,52 @@ def build_template(spec):
             return {"ok": False, "error": f"nbgrader generate_assignment {a} failed: "
                                           + _cause(res.get("log", "") + res.get("error", ""))}
     return {"ok": True, "error": ""}
+
+
+def _grade_cell_checks(folder, digest):
+    """The check names the grade cells of an assignment call (and hash the sources).
+
+    Raises
+    ------
+    UnsupportedGradeCell
+        If a grade cell holds anything but check calls.
+    """
+    names = []
+    for f in sorted(os.listdir(folder)):
+        if not f.endswith(".ipynb"):
+            continue
+        with open(os.path.join(folder, f), "rb") as fh:
+            raw = fh.read()
+        digest.update(raw)
+        for cell in json.loads(raw).get("cells", []):
+            nbg = cell.get("metadata", {}).get("nbgrader", {})
+            if cell.get("cell_type") == "code" and nbg.get("grade"):
+                src = "".join(cell["source"]) if isinstance(cell["source"], list) \
+                    else cell["source"]
+                try:
+                    names += [c.check for c in parse_grade_cell(src)]
+                except UnsupportedGradeCell as exc:
+                    raise UnsupportedGradeCell(
+                        f"{os.path.basename(folder)}/{f}, grade cell {nbg.get('grade_id')}: "
+                        f"{exc}") from None
+    return sorted(set(names))
+
+
+def _kernel_lessonlib(dest, checks, assignment):
+    """Write the ``lessonlib`` a grading kernel of ``assignment`` imports; return its folder."""
+    os.makedirs(dest, exist_ok=True)
+    try:
+        from .references import build_overlay
+    except ImportError:   # pragma: no cover - while references is being written
+        src = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+        shutil.copytree(src, os.path.join(dest, "lessonlib"),
+                        ignore=shutil.ignore_patterns("__pycache__", "grading"))
+        os.makedirs(os.path.join(dest, "lessonlib", "grading"))
+        open(os.path.join(dest, "lessonlib", "grading", "__init__.py"), "w").close()
+        shutil.copy(os.path.join(src, "grading", "in_kernel.py"),
+                    os.path.join(dest, "lessonlib", "grading"))
+        return dest
+    return build_overlay(dest, checks, assignment)
 
 
 _EXCEPTION = re.compile(r"^([A-Za-z_][\w.]*(Error|Exception|Exit|Interrupt))(: .*)?$")
@@ -176,7 +239,7 @@ def grade_student(spec):
     from nbgrader.preprocessors import (AssignLatePenalties, CheckCellMetadata, GetGrades,
                                         IgnorePattern, LimitOutput, SaveAutoGrades)
     from nbconvert.preprocessors import ClearMetadataPreprocessor, CSSHTMLHeaderPreprocessor
-    from .preprocessors import GradeCellOutputs, GuardedExecute, HideHiddenTests
+    from .preprocessors import HideHiddenTests, SandboxedExecute
 
     sid, root = spec["student"], spec["root"]
     shutil.rmtree(root, ignore_errors=True)
@@ -187,15 +250,25 @@ def grade_student(spec):
     shutil.copytree(os.path.join(tpl, spec["source_dir"]), os.path.join(root, spec["source_dir"]))
     shutil.copytree(spec["submission"], os.path.join(root, "submitted", sid))
     results = {}
+    with open(os.path.join(tpl, "secret")) as fh:
+        secret = fh.read().strip()
+    # short: the kernels' unix sockets live in here (paths of at most 107 bytes)
+    kernels = os.path.join(os.path.dirname(tpl), "k")
     for a in spec["assignments"]:
         report_dir = os.path.join(root, "reports", a)
-        execute = dict(spec["execute"], report_dir=report_dir)
+        execute = {"report_dir": report_dir, "sandbox": bool(spec.get("sandbox", True)),
+                   "lessonlib_path": os.path.join(tpl, "kernel-lib", a),
+                   "work_dir": kernels, "seed_secret": secret}
+        if spec.get("execute", {}).get("timeout"):
+            execute["timeout"] = int(spec["execute"]["timeout"])
+        if spec.get("limits"):
+            execute["limits"] = dict(spec["limits"])
         config = _config(root, spec["course_id"], {
             "Autograde": {"autograde_preprocessors": [
-                GuardedExecute, GradeCellOutputs, IgnorePattern, ClearMetadataPreprocessor,
+                SandboxedExecute, IgnorePattern, ClearMetadataPreprocessor,
                 LimitOutput, SaveAutoGrades, AssignLatePenalties, CheckCellMetadata]},
             "OverwriteCells": {"add_missing_cells": True},
-            "GuardedExecute": execute,
+            "SandboxedExecute": execute,
             "GenerateFeedback": {"preprocessors": [GetGrades, HideHiddenTests,
                                                    CSSHTMLHeaderPreprocessor]},
             "HTMLExporter": {"template_name": "feedback"},
@@ -204,7 +277,7 @@ def grade_student(spec):
         reports = {}
         if os.path.isdir(report_dir):
             for f in sorted(os.listdir(report_dir)):
-                if f.endswith(".json"):
+                if f.endswith(".json") and not f.endswith(".kernel.log"):
                     with open(os.path.join(report_dir, f)) as fh:
                         reports[f[:-5]] = json.load(fh)
         out = {"success": bool(res["success"]), "reports": reports, "log": res.get("log", "")}
