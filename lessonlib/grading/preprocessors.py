@@ -106,6 +106,8 @@ class SandboxedExecute(Execute):
     # -- kernel start ---------------------------------------------------------
     def create_kernel_manager(self):
         km = super().create_kernel_manager()
+        # interrupt through the control channel: a signal would reach bwrap, not the kernel
+        km.kernel_spec.interrupt_mode = "message"
         if self.sandbox:
             km.sandbox = self._box
             km.transport = "ipc"
@@ -317,7 +319,13 @@ class SandboxedExecute(Execute):
             self._report["grader_errors"].append(f"{label}: {exc}")
             return [_error("UnsupportedGradeCell", str(exc))]
         deadline = time.monotonic() + (self.timeout or 120)
-        link = KernelLink(lambda expr: self._ask_sync(expr, deadline - time.monotonic()))
+
+        def ask(expr):
+            try:
+                return self._ask_sync(expr, deadline - time.monotonic())
+            except (DeadKernelError, UnresponsiveKernelError, _CallTimeout) as exc:
+                raise KernelGone(exc) from None
+        link = KernelLink(ask)
         secret = self.seed_secret or "lessonlib"
         buf = io.StringIO()
         outputs = []
@@ -334,15 +342,13 @@ class SandboxedExecute(Execute):
             except CheckFailed as exc:
                 outputs.append(_error("CheckFailed", str(exc)))
                 break
-            except _CallTimeout:
+            except KernelGone as gone:
+                if not isinstance(gone.cause, _CallTimeout):
+                    raise gone.cause from None
                 self._timed_out(label)
                 outputs.append(_error("CellTimeoutError", f"{call.target} did not finish within "
                                       f"{self.timeout} s"))
                 break
-            except (DeadKernelError, UnresponsiveKernelError, TooManyTimeouts):
-                raise
-            except KernelGone as exc:
-                raise DeadKernelError(str(exc)) from None
             except Exception as exc:  # a bug of the grader's, never the student's points
                 why = f"{type(exc).__name__}: {exc}"[:300]
                 self._report["grader_errors"].append(f"{label}: the check crashed ({why})")

@@ -44,8 +44,17 @@ class UnsupportedGradeCell(ValueError):
     """A grade cell holds something else than imports and check calls."""
 
 
-class KernelGone(RuntimeError):
-    """The kernel died, timed out or stopped answering during a check."""
+class KernelGone(BaseException):
+    """The kernel died, timed out or stopped answering during a check.
+
+    A ``BaseException``, so that a check's ``except Exception`` (which turns
+    the student's errors into a diagnosis) lets it through to the grader.
+    ``cause`` is the original exception.
+    """
+
+    def __init__(self, cause):
+        super().__init__(str(cause))
+        self.cause = cause
 
 
 class CheckCall:
