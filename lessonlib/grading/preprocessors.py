@@ -97,7 +97,7 @@ class SandboxedExecute(Execute):
     seed_secret = Unicode("", help="Secret the hidden cases' seeds derive from.").tag(config=True)
     limits = Dict({}, help="Fields of lessonlib.grading.sandbox.Limits.").tag(config=True)
     max_timeouts = Integer(3, help="Stop a notebook after this many timeouts.").tag(config=True)
-    probe_timeout = Integer(20, help="Seconds to wait for an interrupted kernel.").tag(config=True)
+    probe_timeout = Integer(10, help="Seconds to wait for an interrupted kernel.").tag(config=True)
 
     def __init__(self, *args, **kwargs):
         kwargs.setdefault("kernel_manager_class", SandboxKernelManager)
@@ -238,6 +238,7 @@ class SandboxedExecute(Execute):
                 self._kernel_log.close()
                 self._kernel_log = None
             self._scan_kernel_log()
+            self._report["limits"] += self._box.limits_hit()
             self._box.cleanup()
             self._write_report()
             shutil.rmtree(self._scratch, ignore_errors=True)

@@ -122,7 +122,7 @@ class Limits:
         the rest is dropped and the submission flagged.
     """
 
-    memory_bytes: int = 3 * 1024 ** 3
+    memory_bytes: int = 2 * 1024 ** 3
     file_bytes: int = 64 * 1024 ** 2
     tmp_bytes: int = 256 * 1024 ** 2
     processes: int = 128
@@ -291,17 +291,39 @@ class Sandbox:
         os.chown(self.ipc_dir, _UID, _UID)   # the kernel is not its owner any more
         os.chmod(self.ipc_dir, 0o555)
 
+    def _counter(self, fname, key=None):
+        for c in self.cgroups:
+            try:
+                with open(os.path.join(c, fname)) as fh:
+                    text = fh.read()
+            except OSError:
+                continue
+            for line in text.splitlines():
+                parts = line.split()
+                if key is None and len(parts) == 1 and parts[0].isdigit():
+                    return int(parts[0])
+                if key is not None and len(parts) == 2 and parts[0] == key:
+                    return int(parts[1])
+        return 0
+
     def memory_exceeded(self):
         """Whether the sandbox's memory cgroup hit its limit."""
-        for c in self.cgroups:
-            path = os.path.join(c, "memory.failcnt")
-            try:
-                with open(path) as fh:
-                    if int(fh.read().strip() or 0) > 0:
-                        return True
-            except (OSError, ValueError):
-                pass
-        return False
+        return self._counter("memory.failcnt") > 0
+
+    def processes_exceeded(self):
+        """Whether the sandbox was refused a process by its pids cgroup."""
+        return self._counter("pids.events", "max") > 0
+
+    def limits_hit(self):
+        """Sentences naming each cgroup limit the sandbox reached."""
+        out = []
+        if self.processes_exceeded():
+            out.append(f"the notebook reached the process limit ({self.limits.processes} "
+                       f"processes and threads)")
+        if self.memory_exceeded():
+            out.append(f"the notebook reached the memory limit "
+                       f"({self.limits.memory_bytes >> 20} MiB)")
+        return out
 
     def cleanup(self):
         """Remove the socket folder and the cgroups (their processes are gone)."""
