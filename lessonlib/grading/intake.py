@@ -173,7 +173,10 @@ def _problem(entry, label):
     """Why the entry ``label`` cannot be read, from its kind."""
     if entry.kind == "symlink":
         return f"{label} is a symbolic link, not graded"
-    return f"{label} is a {entry.kind}, not a regular file; not graded"
+    if entry.kind == "unknown":
+        return f"{label} could not be examined; not graded"
+    what = "folder" if entry.kind == "dir" else entry.kind
+    return f"{label} is a {what}, not a regular file; not graded"
 
 
 def _find_root(top, course):
@@ -245,37 +248,50 @@ def read_submissions(path, work, course, release):
     entries, problem = scan(root, 0)
     if problem:
         raise IntakeError(f"the submissions folder {root}: {problem}")
-    folded = {}
+    students = []
     for e in entries:
-        folded.setdefault(unicodedata.normalize("NFC", e.name).casefold(), []).append(e.name)
-    for e in entries:
-        student, label = e.name, show(e.name)
+        label = show(e.name)
         if e.kind == "symlink":
             intake.ignored.append(f"{label}: a symbolic link where a student folder was "
                                   f"expected; not followed")
-            continue
-        if e.kind != "dir":
+        elif e.kind != "dir":
             what = "a file" if e.kind == "file" else f"a {e.kind}"
             intake.ignored.append(f"{label}: {what} where a student folder was expected")
-            continue
-        why = _id_problem(student)
-        if why:
-            intake.ignored.append(f"{label}: not a usable student id ({why})")
-            continue
-        twins = [t for t in folded[unicodedata.normalize("NFC", student).casefold()]
-                 if t != student]
-        found, trouble = _student_files(e.path, student, course, intake)
-        if twins and not trouble:
-            trouble = (f"the student folder {label} differs only in case from "
-                       f"{', '.join(show(t) for t in twins)}; neither is graded (rename one)")
-        for a, files in found.items():
-            sub = Submission(student, a, folder=os.path.join(work, student, a))
-            if trouble:
-                sub.failures = {nb: trouble for nb in course.assignments[a]}
-            else:
-                _prepare(sub, files, course.assignments[a], release.get(a, {}))
-            intake.submissions[(student, a)] = sub
+        elif _id_problem(e.name):
+            intake.ignored.append(f"{label}: not a usable student id ({_id_problem(e.name)})")
+        else:
+            students.append(e)
+    # ids equal but for case or Unicode form would share a folder on macOS or Windows
+    folded = {}
+    for e in students:
+        folded.setdefault(unicodedata.normalize("NFC", e.name).casefold(), []).append(e.name)
+    for e in students:
+        twins = [t for t in folded[unicodedata.normalize("NFC", e.name).casefold()]
+                 if t != e.name]
+        try:
+            _read_student(intake, e, twins, work, course, release)
+        except Exception as exc:  # a bug must cost one student, not the class
+            intake.ignored.append(f"{show(e.name)}: the intake failed on this student's "
+                                  f"folder ({type(exc).__name__}: {show(exc, 120)}); not graded")
+            for key in [k for k in intake.submissions if k[0] == e.name]:
+                del intake.submissions[key]
     return intake
+
+
+def _read_student(intake, entry, twins, work, course, release):
+    """Read one student folder into ``intake.submissions``."""
+    student, label = entry.name, show(entry.name)
+    found, trouble = _student_files(entry.path, student, course, intake)
+    if twins and not trouble:
+        trouble = (f"the student folder {label} differs only in case from "
+                   f"{', '.join(show(t) for t in twins)}; neither is graded (rename one)")
+    for a, files in found.items():
+        sub = Submission(student, a, folder=os.path.join(work, student, a))
+        if trouble:
+            sub.failures = {nb: trouble for nb in course.assignments[a]}
+        else:
+            _prepare(sub, files, course.assignments[a], release.get(a, {}))
+        intake.submissions[(student, a)] = sub
 
 
 def _student_files(sdir, student, course, intake):
@@ -377,12 +393,17 @@ def _prepare(sub, files, expected, release):
         if nb not in chosen:
             sub.failures[nb] = problems.get(nb, f"no {nb}.ipynb submitted")
             continue
+        name = show(chosen[nb])
         try:
-            data, flags = _load(notebooks[chosen[nb]], show(chosen[nb]), release.get(nb))
+            data, flags = _load(notebooks[chosen[nb]], name, release.get(nb))
+            text = json.dumps(data, indent=1, allow_nan=False)
             with open(os.path.join(sub.folder, nb + ".ipynb"), "w", encoding="utf-8") as fh:
-                json.dump(data, fh, indent=1, allow_nan=False)
+                fh.write(text)
         except _Unusable as exc:
             sub.failures[nb] = str(exc)
+            continue
+        except (OSError, ValueError, TypeError, RecursionError) as exc:
+            sub.failures[nb] = f"{name} could not be prepared for nbgrader ({show(exc, 120)})"
             continue
         sub.flags += flags
         sub.notebooks.append(nb)
