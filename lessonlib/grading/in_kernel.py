@@ -55,16 +55,18 @@ def _enc(v, depth, count, keep):
     count[0] += 1
     if count[0] > MAX_ITEMS or depth > MAX_DEPTH:
         raise WireError("the value is too large or too deeply nested to send")
+    if isinstance(v, np.generic) and v.dtype.str in _DTYPES:   # before float: float64 is one
+        return {"__np__": _enc(np.asarray(v), depth + 1, count, keep)}
     if v is None or isinstance(v, (bool, str)):
-        return v
-    if isinstance(v, int) and not isinstance(v, bool):
+        return str(v) if isinstance(v, str) else v
+    if isinstance(v, int):
+        v = int(v)
         return v if abs(v) < 2 ** 63 else {"__bigint__": str(v)}
     if isinstance(v, float):
+        v = float(v)
         return v if math.isfinite(v) else {"__float__": repr(v)}
-    if isinstance(v, np.generic) and v.dtype.str in _DTYPES:
-        return {"__np__": _enc(np.asarray(v), depth + 1, count, keep)}
     if isinstance(v, np.ndarray) and v.dtype.str in _DTYPES and v.dtype.kind != "O":
-        a = np.ascontiguousarray(v)
+        a = np.array(v, order="C", copy=True)
         return {"__nd__": [a.dtype.str, list(a.shape), base64.b64encode(a.tobytes()).decode()]}
     if isinstance(v, np.ndarray) and v.dtype.kind == "O" and keep is None:
         raise WireError("arrays of Python objects cannot be sent")
@@ -76,6 +78,10 @@ def _enc(v, depth, count, keep):
         return {"__dict__": {k: _enc(x, depth + 1, count, keep) for k, x in v.items()}}
     if isinstance(v, Handle):
         return {"__handle__": v.id}
+    if getattr(type(v), "__lessonlib_wire__", False):   # a check's own small object
+        cls = type(v)
+        return {"__obj__": [f"{cls.__module__}:{cls.__qualname__}",
+                            _enc(dict(vars(v)), depth + 1, count, keep)]}
     if keep is None:
         raise WireError(f"a {type(v).__name__} cannot be sent as data")
     return keep(v)
@@ -138,6 +144,9 @@ def _dec(v, depth, count, resolve):
         return float(body)
     if key == "__handle__" and isinstance(body, int):
         return resolve(body, v)
+    if key == "__obj__" and isinstance(body, list) and len(body) == 2:
+        cls = _wire_class(body[0])
+        return _object(cls, _dec(body[1], depth + 1, count, resolve))
     if key == "__error__" and isinstance(body, dict):
         return RemoteError.from_wire(body)
     raise WireError(f"unknown entry {key!r} in the message")
@@ -167,6 +176,30 @@ def _array(body):
     return np.frombuffer(raw, dtype=dtype).reshape(shape).copy()
 
 
+def _wire_class(name):
+    """A check's wire class (``__lessonlib_wire__``) named ``module:Class``, or WireError."""
+    import importlib
+    mod, _, qualname = str(name).partition(":")
+    cls = None
+    if mod.startswith("lessonlib.checks.") and qualname.isidentifier():
+        try:
+            cls = getattr(importlib.import_module(mod), qualname, None)
+        except ImportError:
+            cls = None
+    if not (isinstance(cls, type) and cls.__dict__.get("__lessonlib_wire__", False)):
+        raise WireError(f"objects of {str(name)[:80]!r} are not accepted")
+    return cls
+
+
+def _object(cls, state):
+    """An instance of ``cls`` with ``state`` as its attributes, made without running code."""
+    if not isinstance(state, dict):
+        raise WireError("an object's state must be a dict")
+    obj = cls.__new__(cls)
+    obj.__dict__.update(state)
+    return obj
+
+
 def decode(text, resolve=None):
     """Data from a JSON text made by :func:`encode` (hostile input is refused).
 
@@ -186,7 +219,9 @@ def decode(text, resolve=None):
         raise WireError("the message is not text or is too long")
     try:
         raw = json.loads(text)
-    except (ValueError, RecursionError) as exc:
+    except RecursionError:
+        raise WireError("the message is nested too deeply") from None
+    except ValueError as exc:
         raise WireError(f"the message is not valid JSON ({str(exc)[:80]})") from None
     try:
         return _dec(raw, 0, [0], resolve or (lambda i, entry: Handle(i, entry)))
@@ -216,13 +251,12 @@ class RemoteError(Exception):
 # ------------------------------------------------------------ kernel side --
 
 def _student_frame(tb):
-    """The innermost frame of the notebook's own code: (line, text) or (None, None)."""
-    found = (None, None)
-    for fs in traceback.extract_tb(tb):
-        name = fs.filename or ""
-        if name.startswith("<ipython-input") or "/ipykernel_" in name or name.startswith("<cell"):
-            found = (fs.lineno, (fs.line or "").strip()[:300])
-    return found
+    """The innermost frame of the notebook's own code (else the innermost): (line, text)."""
+    frames = traceback.extract_tb(tb)
+    mine = [f for f in frames if (f.filename or "").startswith(("<ipython-input", "<cell"))
+            or "/ipykernel_" in (f.filename or "")]
+    f = (mine or frames or [None])[-1]
+    return (f.lineno, (f.line or "").strip()[:300]) if f is not None else (None, None)
 
 
 def _keep(obj):

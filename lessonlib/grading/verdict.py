@@ -199,19 +199,24 @@ def _student_exception(err):
     if not (err.builtin and isinstance(cls, type) and issubclass(cls, Exception)):
         cls = type(re.sub(r"\W", "_", err.type_name)[:60] or "Exception", (Exception,),
                    {"__module__": "student"})
+    message = err.message
+    # the same name and base, and str(exc) exactly what the kernel printed
+    cls = type(cls.__name__, (cls,), {"__str__": lambda self: message,
+                                      "__module__": cls.__module__})
     try:
-        exc = cls(err.message)
+        exc = cls(message)
     except Exception:  # exception classes whose constructor wants more arguments
-        exc = type(err.type_name, (Exception,), {"__module__": "student"})(err.message)
+        exc = cls.__new__(cls)
     exc.student_line = (err.line, err.code)
     return exc
 
 
-class RemoteObject:
+class RemoteObject(Handle):
     """An object that lives in the kernel; attributes and calls go there."""
 
     def __init__(self, link, handle, info=None):
         info = info or {}
+        self.__dict__["id"] = handle
         self.__dict__["_link"] = link
         self.__dict__["_handle"] = handle
         self.__dict__["_info"] = info
@@ -251,6 +256,11 @@ class RemoteObject:
         for k, b in kwargs.items():
             _copy_back(b, (answer.get("kwargs") or {}).get(k))
         return answer.get("ok")
+
+    def make(self, factory, *args, **kwargs):
+        """``factory(*args, **kwargs)`` run in the kernel (a check's model, a function)."""
+        name = f"{factory.__module__}:{factory.__qualname__}"
+        return self._link.build(name, *args, **kwargs)
 
     def forbidding(self, labels):
         """A copy that asks the kernel to report calls to ``labels`` (dotted names)."""
