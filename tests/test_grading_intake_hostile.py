@@ -31,7 +31,7 @@ from lessonlib.grading.intake import IntakeError, read_submissions  # noqa: E402
 
 
 def _cell(kind, src, grade_id=None, **nbg):
-    cell = {"cell_type": kind, "id": grade_id or f"c{abs(hash(src)) % 10**6}",
+    cell = {"cell_type": kind, "id": grade_id or "c0",
             "metadata": {}, "source": src}
     if kind == "code":
         cell.update(execution_count=None, outputs=[])
@@ -255,6 +255,17 @@ def test_many_damaged_cells_make_one_flag(tmp_path, course):
                         r"metadata is null, expected an object; reset to \{\}", found), found
 
 
+def test_missing_cell_ids_are_added(tmp_path, course):
+    nb = honest()
+    for c in nb["cells"]:
+        del c["id"]
+    write(tmp_path / "subs" / "bob" / "01_alpha" / "alpha.ipynb", nb)
+    intake = intake_of(tmp_path, course)
+    assert flags(intake) == ""
+    ids = [c["id"] for c in prepared(tmp_path)["cells"]]
+    assert len(set(ids)) == 4
+
+
 def test_a_bom_and_an_old_minor_version_are_accepted(tmp_path, course):
     nb = honest()
     nb["nbformat_minor"] = 4
@@ -379,10 +390,12 @@ def test_a_member_larger_than_its_header_is_not_extracted_past_it(tmp_path, cour
     _lie_about_size(zpath, "submitted/bob/01_alpha/alpha.ipynb", 100)
     assert zipfile.ZipFile(zpath).getinfo("submitted/bob/01_alpha/alpha.ipynb").file_size == 100
     intake = intake_of(tmp_path, course, zpath)
-    assert any(re.search(r"class\.zip: submitted/bob/01_alpha/alpha\.ipynb: could not be "
-                         r"extracted \(Bad CRC-32", line) for line in intake.ignored), intake.ignored
+    lied = r"class\.zip: submitted/bob/01_alpha/alpha\.ipynb: could not be extracted \(Bad CRC"
+    assert any(re.search(lied, line) for line in intake.ignored), intake.ignored
     bob = tmp_path / "work-unzipped" / "submitted" / "bob" / "01_alpha" / "alpha.ipynb"
     assert not bob.exists()
+    assert re.match(r"alpha\.ipynb in class\.zip: could not be extracted \(Bad CRC-32",
+                    failure(intake))
 
 
 def test_a_member_that_outgrows_the_limits_while_copied_stops_the_zip(tmp_path, course,
@@ -393,6 +406,24 @@ def test_a_member_that_outgrows_the_limits_while_copied_stops_the_zip(tmp_path, 
     monkeypatch.setattr(limits, "copy_capped", lambda src, dst, limit: real(src, dst, 1000))
     with pytest.raises(IntakeError, match=r"holds more than its header says .* zip bomb"):
         read_submissions(str(zpath), str(tmp_path / "work"), course, RELEASES)
+
+
+def test_a_member_with_unsupported_compression_is_skipped(tmp_path, course):
+    zpath = _class_zip(tmp_path, ("submitted/bob/01_alpha/alpha.ipynb", honest()))
+    data = bytearray(zpath.read_bytes())
+    info = zipfile.ZipFile(zpath).getinfo("submitted/bob/01_alpha/alpha.ipynb")
+    struct.pack_into("<H", data, info.header_offset + 8, 99)            # AES-encrypted, say
+    pos = data.find(b"PK\x01\x02")
+    while pos >= 0:
+        if b"bob" in data[pos + 46:pos + 80]:
+            struct.pack_into("<H", data, pos + 10, 99)
+        pos = data.find(b"PK\x01\x02", pos + 4)
+    zpath.write_bytes(bytes(data))
+    intake = intake_of(tmp_path, course, zpath)
+    assert any(re.search(r"submitted/bob/01_alpha/alpha\.ipynb: could not be extracted "
+                         r"\(.*compression", line) for line in intake.ignored), intake.ignored
+    assert failure(intake) == ("alpha.ipynb in class.zip: could not be extracted (That "
+                               "compression method is not supported)")
 
 
 def test_a_file_that_is_not_a_zip_is_refused(tmp_path, course):
@@ -431,8 +462,11 @@ def test_unsafe_zip_members_are_skipped_and_reported(tmp_path, course):
                     r"submitted/ANN/x\.txt: differs only in case",
                     r"submitted/eeeeeeeeee.*…: a name longer than 255 bytes"]:
         assert re.search(pattern, text), (pattern, text)
-    assert intake.students == ["ann", "cat"]
+    assert intake.students == ["ann", "bob", "cat", "dan"]
     assert intake.submissions["cat", "01_alpha"].gradable
+    assert failure(intake) == "alpha.ipynb in class.zip: a symbolic link; not extracted"
+    assert failure(intake, "dan") == ("alpha.ipynb in class.zip: a FIFO, not a regular file; "
+                                      "not extracted")
     assert not (tmp_path / "evil.ipynb").exists() and not (tmp_path / "escape.txt").exists()
     assert not any(p.is_symlink() for p in (tmp_path / "work-unzipped").rglob("*"))
 
@@ -562,14 +596,33 @@ def test_a_student_id_of_100_characters_is_accepted(tmp_path, course):
     assert intake.submissions["b" * 100, "01_alpha"].gradable
 
 
-def test_student_ids_that_differ_only_in_case_are_both_failed(tmp_path, course):
-    write(tmp_path / "subs" / "Bob" / "01_alpha" / "alpha.ipynb", honest())
+@pytest.mark.parametrize("twin", ["Bob", "BOB"])
+def test_student_ids_that_differ_only_in_case_are_both_failed(tmp_path, course, twin):
+    write(tmp_path / "subs" / twin / "01_alpha" / "alpha.ipynb", honest())
     write(tmp_path / "subs" / "bob" / "01_alpha" / "alpha.ipynb", honest())
     intake = intake_of(tmp_path, course)
-    assert failure(intake) == ("the student folder bob differs only in case from Bob; neither "
-                               "is graded (rename one)")
-    assert "differs only in case from bob" in failure(intake, "Bob")
+    assert failure(intake) == (f"the student folder bob differs only in case from {twin}; "
+                               f"neither is graded (rename one)")
+    assert "differs only in case from bob" in failure(intake, twin)
     assert not (tmp_path / "work" / "bob" / "01_alpha" / "alpha.ipynb").exists()
+
+
+def test_student_ids_that_differ_only_in_unicode_form_are_both_failed(tmp_path, course):
+    composed, decomposed = "jos\u00e9", "jose\u0301"          # the same name on macOS
+    write(tmp_path / "subs" / composed / "01_alpha" / "alpha.ipynb", honest())
+    write(tmp_path / "subs" / decomposed / "01_alpha" / "alpha.ipynb", honest())
+    intake = intake_of(tmp_path, course)
+    assert failure(intake, composed) == (f"the student folder {composed} differs only in "
+                                         f"Unicode form from {decomposed}; neither is graded "
+                                         f"(rename one)")
+    assert "differs only in Unicode form from" in failure(intake, decomposed)
+
+
+def test_notebooks_that_differ_only_in_case_grade_the_exact_name(tmp_path, course):
+    write(tmp_path / "subs" / "bob" / "01_alpha" / "alpha.ipynb", honest())
+    write(tmp_path / "subs" / "bob" / "01_alpha" / "ALPHA.ipynb", "not json")
+    intake = intake_of(tmp_path, course)
+    assert flags(intake) == "extra notebook ALPHA.ipynb not graded"
 
 
 @pytest.mark.parametrize("name, shown", [
@@ -631,10 +684,10 @@ def test_an_unexpected_error_costs_one_student(tmp_path, course, monkeypatch):
     from lessonlib.grading import intake as module
     real = module._student_files
 
-    def flaky(sdir, student, course, intake):
+    def flaky(sdir, student, *args):
         if student == "bob":
             raise KeyError("surprise")
-        return real(sdir, student, course, intake)
+        return real(sdir, student, *args)
 
     monkeypatch.setattr(module, "_student_files", flaky)
     write(tmp_path / "subs" / "bob" / "01_alpha" / "alpha.ipynb", honest())

@@ -39,14 +39,12 @@ Nothing a student submits can stop the run or reach another student:
 
 from __future__ import annotations
 
-import copy
 import importlib.util
 import json
 import math
 import os
 import re
 import sys
-import unicodedata
 import warnings
 from dataclasses import dataclass, field
 
@@ -71,7 +69,6 @@ _ID_RULES = [
 ]
 _BAD_ID = re.compile("|".join(f"(?:{r})" for r, _ in _ID_RULES), re.S)
 _SURROGATE = re.compile(r"[\ud800-\udfff]")
-_CELL_TYPES = ("code", "markdown", "raw")
 _TIMESTAMP_BYTES = 1024
 
 
@@ -169,8 +166,10 @@ class _File:
     folder: bool = False          # the problem concerns the assignment folder
 
 
-def _problem(entry, label):
+def _problem(entry, label, missing):
     """Why the entry ``label`` cannot be read, from its kind."""
+    if entry.kind == "skipped":
+        return missing[entry.path]
     if entry.kind == "symlink":
         return f"{label} is a symbolic link, not graded"
     if entry.kind == "unknown":
@@ -237,10 +236,15 @@ def read_submissions(path, work, course, release):
         :mod:`lessonlib.grading.limits` (refused as a whole, before anything
         is extracted).
     """
-    ignored = []
+    ignored, missing = [], {}   # missing: where a zip member was not extracted -> why
     if os.path.isfile(path):
         top = work.rstrip(os.sep) + "-unzipped"
-        ignored += limits.extract_zip(path, top)
+        label = show(os.path.basename(path))
+        for s in limits.extract_zip(path, top):
+            ignored.append(f"{label}: {show(s.member)}: {s.why}")
+            if s.target:
+                missing[os.path.normpath(s.target)] = \
+                    f"{show(os.path.basename(s.target))} in {label}: {s.why}"
     else:
         top = path
     root = _find_root(top, course)
@@ -264,12 +268,11 @@ def read_submissions(path, work, course, release):
     # ids equal but for case or Unicode form would share a folder on macOS or Windows
     folded = {}
     for e in students:
-        folded.setdefault(unicodedata.normalize("NFC", e.name).casefold(), []).append(e.name)
+        folded.setdefault(limits.fold(e.name), []).append(e.name)
     for e in students:
-        twins = [t for t in folded[unicodedata.normalize("NFC", e.name).casefold()]
-                 if t != e.name]
+        twins = [t for t in folded[limits.fold(e.name)] if t != e.name]
         try:
-            _read_student(intake, e, twins, work, course, release)
+            _read_student(intake, e, twins, work, course, release, missing)
         except Exception as exc:  # a bug must cost one student, not the class
             intake.ignored.append(f"{show(e.name)}: the intake failed on this student's "
                                   f"folder ({type(exc).__name__}: {show(exc, 120)}); not graded")
@@ -278,13 +281,13 @@ def read_submissions(path, work, course, release):
     return intake
 
 
-def _read_student(intake, entry, twins, work, course, release):
+def _read_student(intake, entry, twins, work, course, release, missing):
     """Read one student folder into ``intake.submissions``."""
     student, label = entry.name, show(entry.name)
-    found, trouble = _student_files(entry.path, student, course, intake)
+    found, trouble = _student_files(entry.path, student, course, intake, missing)
     if twins and not trouble:
-        trouble = (f"the student folder {label} differs only in case from "
-                   f"{', '.join(show(t) for t in twins)}; neither is graded (rename one)")
+        trouble = (f"the student folder {label} {limits.differs(student, twins[0])}; "
+                   f"neither is graded (rename one)")
     for a, files in found.items():
         sub = Submission(student, a, folder=os.path.join(work, student, a))
         if trouble:
@@ -294,7 +297,16 @@ def _read_student(intake, entry, twins, work, course, release):
         intake.submissions[(student, a)] = sub
 
 
-def _student_files(sdir, student, course, intake):
+def _listing(folder, missing):
+    """:func:`limits.scan`, with the zip members that belonged in ``folder`` (kind "skipped")."""
+    entries, problem = scan(folder)
+    folder = os.path.normpath(folder)
+    entries += [Entry(os.path.basename(p), p, "skipped") for p in missing
+                if os.path.dirname(p) == folder]
+    return sorted(entries, key=lambda e: e.name), problem
+
+
+def _student_files(sdir, student, course, intake, missing):
     """The files of one student folder, by assignment.
 
     Returns
@@ -305,7 +317,7 @@ def _student_files(sdir, student, course, intake):
         large to list, or unreadable).
     """
     label = show(student)
-    entries, problem = scan(sdir)
+    entries, problem = _listing(sdir, missing)
     if problem:
         # look up the assignment folders by their exact names, to fail them with the reason
         found = {a: [] for a in course.assignments if os.path.isdir(os.path.join(sdir, a))}
@@ -316,25 +328,26 @@ def _student_files(sdir, student, course, intake):
     found = {}   # assignment -> list of _File
     for entry in entries:
         elabel = show(entry.name)
-        if entry.kind in ("dir", "symlink") and not entry.name.endswith(".ipynb"):
+        if entry.kind in ("dir", "symlink", "skipped") and not entry.name.endswith(".ipynb"):
             a = _assignment_of(entry.name, course)
             if a is None:
                 intake.ignored.append(f"{label}/{elabel}: not an assignment of the course")
                 continue
             files = found.setdefault(a, [])
-            if entry.kind == "symlink":
-                files.append(_File(entry.path, entry.name, "symlink", folder=True,
-                                   problem=f"the folder {elabel} is a symbolic link, not graded"))
+            if entry.kind != "dir":
+                why = (f"the folder {elabel} is a symbolic link, not graded"
+                       if entry.kind == "symlink" else _problem(entry, elabel, missing))
+                files.append(_File(entry.path, entry.name, entry.kind, folder=True, problem=why))
                 continue
             note = None if entry.name == a else f"folder {show(entry.name)!r} graded as {a}"
-            inner, problem = scan(entry.path)
+            inner, problem = _listing(entry.path, missing)
             if problem:
                 files.append(_File(entry.path, entry.name, "dir", note=note, folder=True,
                                    problem=f"the folder {elabel}: {problem}; not read"))
                 continue
             for f in inner:
-                files.append(_File(f.path, f.name, f.kind, note,
-                                   None if f.kind in ("file", "dir") else _problem(f, show(f.name))))
+                bad = None if f.kind in ("file", "dir") else _problem(f, show(f.name), missing)
+                files.append(_File(f.path, f.name, f.kind, note, bad))
         elif entry.name.endswith(".ipynb"):
             a = _assignment_of(entry.name, course, is_notebook=True)
             if a is None:
@@ -342,7 +355,7 @@ def _student_files(sdir, student, course, intake):
                 continue
             found.setdefault(a, []).append(_File(
                 entry.path, entry.name, entry.kind, f"{elabel} was outside its assignment folder",
-                None if entry.kind == "file" else _problem(entry, elabel)))
+                None if entry.kind == "file" else _problem(entry, elabel, missing)))
         else:
             intake.ignored.append(f"{label}/{elabel}: a file outside any assignment folder")
     return found, None
@@ -594,23 +607,28 @@ def _sanitise(nb, name):
             for why, nums in fixes.items()]
 
 
-_NBGRADER_SCHEMA = []
+_NBGRADER_SCHEMA = []   # [(schema, validator)] once read, [(None, None)] without nbgrader
 
 
 def _nbgrader_schema():
-    """nbgrader's cell metadata schema (v3), read without importing nbgrader; or None."""
+    """nbgrader's cell metadata schema (v3) and its validator, read without importing nbgrader.
+
+    Importing nbgrader takes a second (its server extensions); the schema is
+    a file of the package. ``(None, None)`` if nbgrader is not installed.
+    """
     if not _NBGRADER_SCHEMA:
-        schema = None
+        found = (None, None)
         try:
             spec = importlib.util.find_spec("nbgrader")
             for folder in (spec.submodule_search_locations or []) if spec else []:
                 with open(os.path.join(folder, "nbgraderformat", "v3.json"),
                           encoding="utf-8") as fh:
                     schema = json.load(fh)
+                found = (schema, _jsonschema().Draft4Validator(schema))
                 break
         except (OSError, ValueError, ImportError):
-            schema = None
-        _NBGRADER_SCHEMA.append(schema)
+            pass
+        _NBGRADER_SCHEMA.append(found)
     return _NBGRADER_SCHEMA[0]
 
 
@@ -633,12 +651,11 @@ def _nbgrader_problem(meta, cell_type):
     gid = meta.get("grade_id")
     if "grade_id" in meta and not isinstance(gid, str):
         return f"grade_id is {_type(gid)}, expected a string"
-    schema = _nbgrader_schema()
+    schema, validator = _nbgrader_schema()
     if schema is not None:
         known = set(schema["properties"])
         trimmed = {k: v for k, v in meta.items() if k in known}   # nbgrader drops the rest
-        errors = sorted(_jsonschema().Draft4Validator(schema).iter_errors(trimmed),
-                        key=lambda e: list(map(str, e.path)))
+        errors = sorted(validator.iter_errors(trimmed), key=lambda e: list(map(str, e.path)))
         if errors:
             where = ".".join(map(str, errors[0].path))
             return show(f"{where + ': ' if where else ''}{errors[0].message}", 120)
@@ -662,10 +679,10 @@ def _nbformat():
 
 
 def _validated(data, name, flags):
-    """``data`` as a valid nbformat 4 notebook dict (upgraded to the current minor version).
+    """``data`` as a notebook that passes ``nbformat.validate`` (missing cell ids added).
 
-    If it is invalid only in its outputs, they are cleared (nbgrader runs the
-    notebook again) and that is flagged.
+    If it is invalid only in its outputs or execution counts, they are
+    cleared (nbgrader runs the notebook again) and that is flagged.
 
     Raises
     ------
@@ -677,9 +694,8 @@ def _validated(data, name, flags):
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                nb = nbformat.convert(nbformat.from_dict(copy.deepcopy(data)), 4)
-                nb = nbformat.validator.normalize(nb)[1]
-                nbformat.validate(nb)
+                nb = nbformat.from_dict(data)     # new containers: data is not changed
+                nbformat.validate(nb)             # adds missing cell ids to nb (and warns)
             return nb
         except (nbformat.ValidationError, ValueError, TypeError, KeyError, AttributeError,
                 RecursionError) as exc:

@@ -25,12 +25,11 @@ import re
 import stat
 import unicodedata
 import zipfile
-import zlib
 from dataclasses import dataclass
 
 from .course import CourseError
 
-__all__ = ["IntakeError", "Entry", "scan", "read_capped", "extract_zip", "show", "size_text",
+__all__ = ["IntakeError", "Entry", "Skipped", "scan", "read_capped", "extract_zip", "show", "size_text",
            "MAX_FILE_BYTES", "MAX_ZIP_MEMBERS", "MAX_ZIP_BYTES", "MAX_ENTRIES", "MAX_DEPTH",
            "MAX_NAME_BYTES", "IGNORED"]
 
@@ -119,6 +118,21 @@ class Entry:
     path: str
     kind: str
     size: int = 0
+
+
+def fold(name):
+    """``name`` as a case-insensitive, normalising file system (macOS, Windows) compares it."""
+    return unicodedata.normalize("NFC", name).casefold()
+
+
+def differs(name, other):
+    """How ``name`` differs from ``other``, which folds to the same (:func:`fold`).
+
+    >>> differs("Ann", "ann"), differs("jos\u00e9", "jose\u0301")
+    ('differs only in case from ann', 'differs only in Unicode form from jose\u0301')
+    """
+    how = "case" if name.casefold() == other.casefold() else "Unicode form"
+    return f"differs only in {how} from {show(other)}"
 
 
 def skipped(name):
@@ -229,21 +243,40 @@ def copy_capped(src, dst, limit):
         dst.write(chunk)
 
 
-def _member_problem(info, parts):
-    """Why a zip member is not extracted, or None."""
-    mode = info.external_attr >> 16
-    kind = _KINDS.get(stat.S_IFMT(mode)) if stat.S_IFMT(mode) else None
+@dataclass
+class Skipped:
+    """A member of a zip that was not extracted.
+
+    ``target`` is where it belonged, when that place is safe to name (the
+    member is a link, a device or damaged, but its path is fine), so that the
+    student it belonged to can be told; else None.
+    """
+
+    member: str
+    why: str
+    target: str | None = None
+
+
+def _path_problem(info, parts):
+    """Why a zip member's path is unsafe, or None."""
     name = info.filename.replace("\\", "/")
     if name.startswith("/") or re.match(r"[A-Za-z]:", name):
         return "an absolute path"
     if ".." in parts:
         return "a path that leaves the folder (..)"
+    if any(len(p.encode("utf-8", "surrogatepass")) > MAX_NAME_BYTES for p in parts):
+        return f"a name longer than {MAX_NAME_BYTES} bytes"
+    return None
+
+
+def _kind_problem(info):
+    """Why a zip member is not a file or folder to extract, or None."""
+    mode = info.external_attr >> 16
+    kind = _KINDS.get(stat.S_IFMT(mode)) if stat.S_IFMT(mode) else None
     if kind == "symlink":
         return "a symbolic link"
     if kind not in (None, "file", "dir"):
         return f"a {kind}, not a regular file"
-    if any(len(p.encode("utf-8", "surrogatepass")) > MAX_NAME_BYTES for p in parts):
-        return f"a name longer than {MAX_NAME_BYTES} bytes"
     return None
 
 
@@ -258,8 +291,8 @@ def extract_zip(zpath, dest):
 
     Returns
     -------
-    list of str
-        ``"<zip>: <member>: <why it was skipped>"`` for every skipped member.
+    list of Skipped
+        The members not extracted, in the order of the zip.
 
     Raises
     ------
@@ -270,16 +303,15 @@ def extract_zip(zpath, dest):
         a member announcing more than :data:`MAX_FILE_BYTES`, or holds more
         than its headers announce.
     """
-    label = os.path.basename(zpath)
     size = os.path.getsize(zpath)
     if size > MAX_ZIP_BYTES:
         raise IntakeError(f"{zpath} is {size_text(size)}, over the {size_text(MAX_ZIP_BYTES)} "
                           f"limit for a submissions zip; unzip it and grade the folder")
     try:
         zf = zipfile.ZipFile(zpath)
-    except (zipfile.BadZipFile, OSError, ValueError, EOFError, NotImplementedError) as exc:
+    except Exception as exc:  # zipfile raises many kinds on a damaged archive
         raise IntakeError(f"{zpath} is not a readable zip ({show(exc, 200)})") from None
-    ignored = []
+    out = []
     with zf:
         infos = zf.infolist()
         if len(infos) > MAX_ZIP_MEMBERS:
@@ -301,40 +333,44 @@ def extract_zip(zpath, dest):
             parts = [p for p in info.filename.replace("\\", "/").split("/") if p not in ("", ".")]
             if not parts or any(skipped(p) for p in parts):
                 continue
-            why = _member_problem(info, parts)
-            key = tuple(unicodedata.normalize("NFC", p).casefold() for p in parts)
+            why = _path_problem(info, parts)
+            key = tuple(fold(p) for p in parts)
             if why is None and tuple(parts) in seen:
                 why = "a second member of the same name"
             if why is None:
                 for k in range(1, len(parts) + 1):
                     first = spelled.setdefault(key[:k], tuple(parts[:k]))
                     if first != tuple(parts[:k]):
-                        why = f"differs only in case from {show('/'.join(first))}"
+                        why = differs("/".join(parts[:k]), "/".join(first))
                         break
             if why:
-                ignored.append(f"{label}: {show(info.filename)}: {why}; not extracted")
+                out.append(Skipped(info.filename, f"{why}; not extracted"))
                 continue
             seen.add(tuple(parts))
             target = os.path.join(dest, *parts)
+            why = _kind_problem(info)
             try:
-                if info.is_dir():
+                if why:   # its folder is made, so that its student is told
+                    os.makedirs(os.path.dirname(target), exist_ok=True)
+                    out.append(Skipped(info.filename, f"{why}; not extracted", target))
+                elif info.is_dir():
                     os.makedirs(target, exist_ok=True)
-                    continue
-                os.makedirs(os.path.dirname(target), exist_ok=True)
-                with zf.open(info) as src, open(target, "wb") as out:
-                    written += copy_capped(src, out, min(MAX_FILE_BYTES, MAX_ZIP_BYTES - written))
+                else:
+                    os.makedirs(os.path.dirname(target), exist_ok=True)
+                    with zf.open(info) as src, open(target, "wb") as dst:
+                        written += copy_capped(src, dst,
+                                               min(MAX_FILE_BYTES, MAX_ZIP_BYTES - written))
             except TooLarge:
                 _remove(target)
                 raise IntakeError(f"{zpath}: member {show(info.filename)} holds more than its "
                                   f"header says and more than the limits allow; the zip is "
                                   f"damaged or a zip bomb; not extracted") from None
-            except (zipfile.BadZipFile, zlib.error, EOFError, RuntimeError, NotImplementedError,
-                    ValueError, OSError) as exc:
+            except Exception as exc:  # damaged, encrypted, unsupported compression, OS error
                 _remove(target)
                 why = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
-                ignored.append(f"{label}: {show(info.filename)}: could not be extracted "
-                               f"({show(why, 120)})")
-    return ignored
+                out.append(Skipped(info.filename, f"could not be extracted ({show(why, 120)})",
+                                   target))
+    return out
 
 
 def _remove(path):
