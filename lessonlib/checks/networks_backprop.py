@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ._core import Diagnosis
+from .fixtures import Smooth
 from .networks_util import case, pool_backward_loop, randn, ref, run_with_hints
 
 __all__ = [
@@ -277,25 +278,6 @@ def check_conv2d_backward(student_fn, hidden=False, seed=0):
 
 
 # ------------------------------------------------------- numerical gradient
-class _Smooth:
-    """f(x) = sum(c * sin(x) + 0.5 * x**2) and its exact gradient: a test function.
-
-    While grading, instances travel to the student's kernel by value
-    (``__lessonlib_wire__``), so that the student's code calls it there.
-    """
-
-    __lessonlib_wire__ = True
-
-    def __init__(self, c):
-        self.c = c
-
-    def __call__(self, x):
-        return float(np.sum(self.c * np.sin(x) + 0.5 * x ** 2))
-
-    def grad(self, x):
-        return self.c * np.cos(x) + x
-
-
 def _exact(f, x, eps=1e-6):
     return f.grad(np.asarray(x, dtype=np.float64))
 
@@ -316,13 +298,13 @@ def _one_sided(f, x, eps=1e-6):
 def check_numerical_gradient(student_fn, hidden=False, seed=0):
     """Check ``numerical_gradient(f, x, eps=1e-6)``: central differences, one entry at a time."""
     rng = np.random.default_rng(seed)
-    cases = [case(_Smooth(np.array([1.0, -2.0, 0.5])), np.array([0.3, -1.2, 2.0]),
+    cases = [case(Smooth(np.array([1.0, -2.0, 0.5])), np.array([0.3, -1.2, 2.0]),
                   description="f(x) = sum(c*sin(x) + x**2/2), x of shape (3,)")]
     if hidden:
         cases += [
-            case(_Smooth(randn(rng, 2, 3)), randn(rng, 2, 3), description="x of shape (2, 3)"),
-            case(_Smooth(randn(rng, 1, 2, 2, 3)), randn(rng, 1, 2, 2, 3), description="x of shape (1, 2, 2, 3)"),
-            case(_Smooth(np.array([3.0])), np.array([1.0]), eps=1e-4, description="one entry, eps=1e-4"),
+            case(Smooth(randn(rng, 2, 3)), randn(rng, 2, 3), description="x of shape (2, 3)"),
+            case(Smooth(randn(rng, 1, 2, 2, 3)), randn(rng, 1, 2, 2, 3), description="x of shape (1, 2, 2, 3)"),
+            case(Smooth(np.array([3.0])), np.array([1.0]), eps=1e-4, description="one entry, eps=1e-4"),
         ]
     diagnoses = [
         Diagnosis(_one_sided,

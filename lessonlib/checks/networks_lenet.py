@@ -12,6 +12,7 @@ import copy
 import numpy as np
 
 from ._core import Case, CheckFailed, Diagnosis, compare, crash_line, passed
+from .fixtures import small_model
 from .networks_util import case, randn, ref, run_with_hints
 
 __all__ = ["check_build_lenet", "check_accuracy", "check_train_step"]
@@ -150,12 +151,6 @@ def check_accuracy(student_fn, hidden=False, seed=0):
 
 
 # ------------------------------------------------------------- train_step
-def _small_model(seed):
-    layers = [ref("Conv2d")(1, 2, 3, padding=1, rng=seed), ref("ReLU")(),
-              ref("MaxPool2d")(2), ref("Flatten")(), ref("Linear")(8, 3, rng=seed + 1)]
-    return ref("Sequential")(*layers)
-
-
 def _step(model, x, y, lr, sign=1.0, scale=1.0, loss_after=False):
     """One step of gradient descent on ``model`` (in place); returns the loss."""
     logits = model(x)
@@ -189,9 +184,9 @@ def check_train_step(student_fn, hidden=False, seed=0):
     for size, lr, steps in setups:
         x = rng.uniform(0, 1, (size, 1, 4, 4))
         y = rng.integers(0, 3, size)
-        mine = _small_model(seed)
+        mine = small_model(seed)
         make = getattr(student_fn, "make", None)   # while grading: build it in the kernel
-        theirs = make(_small_model, seed) if make is not None else _small_model(seed)
+        theirs = make(small_model, seed) if make is not None else small_model(seed)
         for step in range(steps):
             desc = (f"a batch of {size} 4x4 image(s), lr={lr}"
                     + (f", step {step + 1} of {steps}" if steps > 1 else ""))

@@ -1,0 +1,48 @@
+"""Objects a check hands to the student's function: they must exist in a grading kernel.
+
+While grading, a check runs in the grader and the student's function in the
+sandboxed kernel, whose ``lessonlib`` lacks the references of the graded
+functions (:mod:`lessonlib.grading.references`), the other check modules
+included. What a check passes *to* the student's function lives here, in a
+module every grading kernel has:
+
+* :class:`Smooth`, the test function given to ``numerical_gradient``;
+  its instances travel to the kernel by value (``__lessonlib_wire__``);
+* :func:`small_model`, the network given to ``train_step``; the kernel
+  builds its own copy from the same seed.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["Smooth", "small_model"]
+
+
+class Smooth:
+    """f(x) = sum(c * sin(x) + 0.5 * x**2) and its exact gradient: a test function.
+
+    Parameters
+    ----------
+    c : ndarray
+        The coefficients, of the shape of the input ``x``.
+    """
+
+    __lessonlib_wire__ = True
+
+    def __init__(self, c):
+        self.c = c
+
+    def __call__(self, x):
+        return float(np.sum(self.c * np.sin(x) + 0.5 * x ** 2))
+
+    def grad(self, x):
+        """The exact gradient c * cos(x) + x."""
+        return self.c * np.cos(x) + x
+
+
+def small_model(seed):
+    """Conv2d(1, 2, 3, padding=1), ReLU, MaxPool2d(2), Flatten, Linear(8, 3), from ``seed``."""
+    import lessonlib as ll
+    return ll.Sequential(ll.Conv2d(1, 2, 3, padding=1, rng=seed), ll.ReLU(), ll.MaxPool2d(2),
+                         ll.Flatten(), ll.Linear(8, 3, rng=seed + 1))
