@@ -409,7 +409,7 @@ def _prepare(sub, files, expected, release):
         name = show(chosen[nb])
         try:
             data, flags = _load(notebooks[chosen[nb]], name, release.get(nb))
-            text = json.dumps(data, indent=1, allow_nan=False)
+            text = json.dumps(data, allow_nan=False)   # no indent: the C encoder, 5x faster
             with open(os.path.join(sub.folder, nb + ".ipynb"), "w", encoding="utf-8") as fh:
                 fh.write(text)
         except _Unusable as exc:
@@ -423,13 +423,20 @@ def _prepare(sub, files, expected, release):
 
 
 def _copy_timestamp(path, sub):
-    """Copy ``timestamp.txt`` if it is a date nbgrader can read; else flag it."""
+    """Copy ``timestamp.txt`` if it is a date nbgrader can read; else flag it.
+
+    nbgrader fails the whole autograde of a submission whose timestamp it
+    cannot parse (``dateutil``, with an optional time zone as third word).
+    """
     try:
         text = read_capped(path, _TIMESTAMP_BYTES).decode("utf-8").strip()
-        import dateutil.parser
         if not text or len(text.split()) > 3:
             raise ValueError("empty" if not text else "too many words")
-        dateutil.parser.parse(" ".join(text.split()[:2]))
+        try:
+            from dateutil.parser import parse
+        except ImportError:   # nbgrader depends on dateutil; without it, nothing to check
+            parse = str
+        parse(" ".join(text.split()[:2]))
     except TooLarge as exc:
         sub.flags.append(f"timestamp.txt is {size_text(exc.size)}, more than a timestamp; "
                          f"ignored")
