@@ -1,0 +1,701 @@
+"""The ``lessonlib`` a grading kernel imports: a copy without the graded references.
+
+While assignment A is graded, the student's kernel imports an *overlay*,
+a copy of the ``lessonlib`` package put first on its ``PYTHONPATH``
+(:func:`build_overlay`). In it, every module that can compute a function
+graded in A is replaced by a stub module: the same names, none of the
+code. So a student's ``conv2d`` that returns ``lessonlib.conv2d(...)``
+(under any name, through ``importlib``, ``reload``, the module's source
+file, ``lessonlib.conv_loops`` or ``lessonlib.Conv2d``) gets
+:class:`ReferenceUnavailable` instead of the answer, and the stub writes
+``LESSONLIB-REFERENCE-CALLED <dotted name>`` to the kernel's stderr
+(file descriptor 2) before raising, so that the grader can flag the
+attempt even when the student catches the exception. The real code of a
+blocked module is not in the overlay at all: there is nothing to recover
+by reading files, ``gc`` or closures.
+
+Which modules are blocked is decided per check (:data:`GRADED_FAMILIES`),
+so adding a check to a grade cell forces a decision (a test fails until
+it has an entry). Three refinements keep the notebooks working:
+
+* :data:`DISPLAY_ORACLES`: figures and feedback helpers of modules that
+  are *not* blocked but print a graded value (the sliding-window figure
+  of 02 writes ``o = ... = 3`` in its title). In the overlay they draw
+  nothing and return ``None``, silently: the demo cells that call them
+  still run, and nothing is revealed.
+* :data:`PERMITTED`: a function of a blocked module that an exercise
+  tells the student to build on (08's grouped convolution is made of
+  ``lessonlib.conv2d`` calls with ``groups=1``). The overlay provides a
+  small independent implementation restricted to what is allowed; the
+  rest raises like any stub.
+* :data:`NEVER_BLOCKED`: modules the kernel side of grading needs
+  (:mod:`lessonlib.grading.in_kernel`, the check machinery); no family
+  may contain them.
+
+Nothing here runs in the kernel; :func:`build_overlay` runs in the grader,
+which imports the real modules to list their names.
+"""
+
+from __future__ import annotations
+
+import __future__
+import ast
+import importlib
+import importlib.util
+import inspect
+import os
+import shutil
+import sys
+import types
+
+__all__ = ["GRADED_FAMILIES", "DISPLAY_ORACLES", "PERMITTED", "NEVER_BLOCKED",
+           "REFERENCE_MARK", "blocked_modules", "build_overlay", "overlay_plan"]
+
+#: What a blocked reference writes to the kernel's stderr when it is called.
+REFERENCE_MARK = "LESSONLIB-REFERENCE-CALLED"
+
+# The convolution stack: whichever of these is left, the others' results follow.
+#   conv            conv2d (groups, stride, padding, dilation), conv2d_backward,
+#                   depthwise_separable_conv2d; output shapes are conv_output_size
+#   conv_im2col     the engine conv and conv_transpose run on (forward, backward)
+#   conv_loops      loop versions of conv2d, conv2d_backward, conv_transpose2d
+#   conv_transpose  conv_transpose2d, the adjoint of conv2d: its backward is a conv2d
+#                   forward, and conv2d_backward's dx is a conv_transpose2d
+#   layers_conv     Conv2d / ConvTranspose2d, whose forward and backward are the above
+_CONV = frozenset({"conv", "conv_im2col", "conv_loops", "conv_transpose", "layers_conv"})
+_POOL = frozenset({"pooling", "pool_loops"})   # pooling and its loop versions
+
+#: Check name -> the lessonlib modules (relative to ``lessonlib``) that compute the
+#: graded function, or something it follows from with no real work. The modules of
+#: ``lessonlib.checks`` that hold a check's own reference computation are listed too:
+#: the grading kernel never runs a check (the grader does), so it needs none of them.
+GRADED_FAMILIES: dict[str, frozenset[str]] = {
+    # ---------------------------------------------------------------- 01_convolution
+    # signal has convolve1d / correlate1d; conv2d of a (1, 1, 1, n) signal with a
+    # (1, 1, 1, k) kernel, padded k - 1, is the full 1-D correlation (flip it: convolution).
+    "check_convolve1d": frozenset({"signal"}) | _CONV,
+    "check_correlate1d": frozenset({"signal"}) | _CONV,
+    # signal.correlate2d itself; conv2d with one channel is a 2-D correlation.
+    "check_correlate2d": frozenset({"signal"}) | _CONV,
+    # A kernel the student designs: lessonlib holds none to return.
+    "check_vertical_edge_kernel": frozenset(),
+    # -------------------------------------------------------------- 02_padding_stride
+    # signal.pad2d itself; conv2d's zero padding with a 1x1 identity kernel pads too.
+    "check_pad2d": frozenset({"signal"}) | _CONV,
+    # arithmetic.conv_output_size itself; it is the output shape of every convolution
+    # (conv's output_hw, Conv2d, the dout shape checks of the backward functions) and,
+    # for the dilated span, of pooling (pooling._output_size is an lru_cache of it;
+    # MaxPool2d / AvgPool2d in layers). viz's sliding-window figures and the drills'
+    # feedback print it too: see DISPLAY_ORACLES.
+    "check_conv_output_size": frozenset({"arithmetic", "layers"}) | _CONV | _POOL,
+    # ------------------------------------------------------------------- 03_channels
+    # conv2d itself; the exercise's check also refuses signal.correlate2d, since a
+    # layer's output is a sum of per-channel correlate2d maps plus the bias.
+    "check_conv2d": frozenset({"signal"}) | _CONV,
+    # Conv2d(in, out, k, bias=...).params holds exactly the counted arrays; the
+    # check's reference is checks.basics_layers.conv2d_param_count_reference.
+    "check_conv2d_param_count": frozenset({"layers_conv", "checks.basics_layers"}),
+    # Likewise Linear(...).params (layers) and linear_param_count_reference.
+    "check_linear_param_count": frozenset({"layers", "checks.basics_layers"}),
+    # --------------------------------------------------------------- 04_relu_pooling
+    # activations.relu (and relu_backward(x, x) == relu(x)); layers.ReLU.
+    "check_relu": frozenset({"activations", "layers"}),
+    # pooling, its loop versions, MaxPool2d / AvgPool2d (layers).
+    "check_max_pool2d": frozenset({"layers"}) | _POOL,
+    # ... and average pooling (count_include_pad) is a depthwise conv2d with a box
+    # kernel: conv2d(x, ones((C, 1, k, k)) / k**2, stride=s, padding=p, groups=C).
+    "check_avg_pool2d": frozenset({"layers"}) | _POOL | _CONV,
+    # ----------------------------------------------------------------- 05_classifier
+    # linear.flatten; layers.Flatten reshapes by itself.
+    "check_flatten": frozenset({"linear", "layers"}),
+    # linear.linear; layers.Linear; a 1x1 conv2d of (N, in, 1, 1) is a linear layer.
+    "check_linear": frozenset({"linear", "layers"}) | _CONV,
+    # activations.softmax; N * cross_entropy_backward(z, t) + onehot(t) is softmax
+    # (losses, layers.CrossEntropyLoss); the check's _ce_backward_parts computes it.
+    "check_softmax": frozenset({"activations", "losses", "layers",
+                                "checks.networks_classifier"}),
+    # activations.log_softmax; -cross_entropy(z[n:n+1], [c]) is log_softmax(z)[n, c];
+    # the check's _ce_parts returns it.
+    "check_log_softmax": frozenset({"activations", "losses", "layers",
+                                    "checks.networks_classifier"}),
+    # losses.cross_entropy, layers.CrossEntropyLoss; with lessonlib's log_softmax
+    # (activations) only the picking and the mean would be left; _ce_parts.
+    "check_cross_entropy": frozenset({"losses", "activations", "layers",
+                                      "checks.networks_classifier"}),
+    # losses, CrossEntropyLoss.backward; (softmax(z) - onehot) / N with lessonlib's
+    # softmax (activations); _ce_backward_parts. Not gradcheck: a numerical gradient of
+    # the student's own cross_entropy is the notebook's own verification (section 6).
+    "check_cross_entropy_backward": frozenset({"losses", "activations", "layers",
+                                               "checks.networks_classifier"}),
+    # ------------------------------------------------------------------ 06_backprop
+    # gradcheck.numerical_gradient (and gradcheck); the check's test function carries
+    # its exact gradient (_Smooth.grad, _exact in checks.networks_backprop).
+    "check_numerical_gradient": frozenset({"gradcheck", "checks.networks_backprop"}),
+    # activations.relu_backward; ReLU.backward (layers).
+    "check_relu_backward": frozenset({"activations", "layers"}),
+    # linear.linear_backward; Linear.backward; conv2d_backward of 1x1 kernels on
+    # (N, in, 1, 1) returns exactly (dx, dweight, dbias).
+    "check_linear_backward": frozenset({"linear", "layers"}) | _CONV,
+    # pooling.max_pool2d_backward, the loop version, MaxPool2d.backward, and the
+    # checks' own pool_backward_loop (checks.networks_util), correct by default.
+    "check_max_pool2d_backward": frozenset({"layers", "checks.networks_util"}) | _POOL,
+    # ... the same for average pooling, which is also a depthwise box-kernel conv:
+    # its gradient is conv2d_backward's dx (or a conv_transpose2d) of that kernel.
+    "check_avg_pool2d_backward": frozenset({"layers", "checks.networks_util"}) | _POOL
+    | _CONV,
+    # conv.conv2d_backward, the loop version, Conv2d.backward; conv_transpose2d gives
+    # dx and conv_transpose2d_backward the correlations dweight is made of.
+    "check_conv2d_backward": _CONV,
+    # -------------------------------------------------------------------- 07_lenet
+    # The notebook builds and trains its network from lessonlib's layers, losses and
+    # data: they stay. Blocked is only what computes the graded thing itself.
+    # train.make_digits_cnn builds this very network (same layers, same rng use).
+    "check_build_lenet": frozenset({"train", "checks.networks_lenet"}),
+    # train.evaluate / predict compute the accuracy of any callable (a lambda that
+    # returns the logits); the check's _accuracy.
+    "check_accuracy": frozenset({"train", "checks.networks_lenet"}),
+    # optim.SGD(model, lr).step() is the in-place update of the step (the exercise's
+    # trap); train.train_digits_cnn's loop and the check's _step are the whole step.
+    "check_train_step": frozenset({"optim", "train", "checks.networks_lenet"}),
+    # ------------------------------------------------------------------- 08_beyond
+    # Conv2d(in, out, k, groups=g, bias=b).params (layers_conv); the check's _param_count.
+    "check_conv_param_count": frozenset({"layers_conv", "checks.networks_beyond"}),
+    # conv2d(groups=g), Conv2d(groups=g), conv_transpose2d_backward with groups; the
+    # exercise builds on conv2d with groups=1, which PERMITTED keeps.
+    "check_grouped_conv2d": _CONV | {"checks.networks_beyond"},
+    # conv.depthwise_separable_conv2d itself, or two grouped conv2d calls.
+    "check_depthwise_separable_conv2d": _CONV | {"checks.networks_beyond"},
+    # The check's _rf. (Measuring the field by backpropagation, as the notebook's
+    # figure does, is real work, and conv2d_backward is blocked in 08 anyway.)
+    "check_receptive_field": frozenset({"checks.networks_beyond"}),
+    # conv_transpose2d itself, the loop version, ConvTranspose2d, and conv2d_backward,
+    # whose dx is exactly a transposed convolution.
+    "check_conv_transpose2d": _CONV | {"checks.networks_beyond"},
+}
+
+#: Check name -> functions (``module.name``) of modules that stay but show a graded
+#: value. In the overlay they return None without drawing or printing anything.
+DISPLAY_ORACLES: dict[str, tuple[str, ...]] = {
+    # plot_sliding_window titles its figure "o = floor(...) + 1 = 3" and draws o x o
+    # cells; the explorer and plot_coverage draw it; drill_feedback says whether a
+    # guess equals conv_output_size (an oracle to search with).
+    "check_conv_output_size": ("viz.plot_sliding_window", "viz.sliding_window_explorer",
+                               "viz.plot_coverage", "checks.basics_drills.drill_feedback"),
+}
+
+#: Check name -> {``module.name``: restriction} for functions of blocked modules that
+#: the exercise builds on. A function is provided (restricted) when every check of the
+#: assignment whose family blocks its module permits it.
+PERMITTED: dict[str, dict[str, str]] = {
+    # "convolve them with an ordinary convolution (lessonlib.conv2d with its default
+    # groups=1, ...)": the exercise text and the instructor's solution.
+    "check_grouped_conv2d": {"conv.conv2d": "groups=1"},
+    # Built from the student's grouped_conv2d, hence from conv2d with groups=1.
+    "check_depthwise_separable_conv2d": {"conv.conv2d": "groups=1"},
+    # A forward convolution is not a transposed one: writing conv_transpose2d with it
+    # (zero insertion, flipped and transposed kernel, padding k - 1 - p) is a
+    # legitimate solution, and the notebook's demos measure gradients with it.
+    "check_conv_transpose2d": {"conv.conv2d": "groups=1"},
+}
+
+#: Modules the grading kernel needs whatever is graded; no family may contain them.
+NEVER_BLOCKED = frozenset({
+    "_validation", "layers_base", "data", "viz_nn", "checks", "checks._core",
+    "checks.basics_common", "checks.basics", "checks.networks", "grading",
+    "grading.in_kernel",
+})
+
+# Module-level names that every module has; a stub gets its own.
+_MODULE_DUNDERS = frozenset({"__name__", "__doc__", "__file__", "__loader__", "__spec__",
+                             "__package__", "__builtins__", "__cached__", "__path__",
+                             "__annotations__"})
+
+
+def _family(check):
+    try:
+        return GRADED_FAMILIES[check]
+    except KeyError:
+        raise ValueError(
+            f"{check!r} has no entry in lessonlib.grading.references.GRADED_FAMILIES: "
+            f"decide which lessonlib modules compute what it grades (possibly none) "
+            f"and add it.") from None
+
+
+def blocked_modules(check_names):
+    """The modules replaced by stubs while checks ``check_names`` are graded.
+
+    Parameters
+    ----------
+    check_names : iterable of str
+        Names of the checks the assignment's grade cells call, e.g.
+        ``["check_conv2d", "check_conv2d_param_count"]``.
+
+    Returns
+    -------
+    list of str
+        Sorted module names relative to ``lessonlib`` (``"conv"``,
+        ``"checks.networks_util"``, ...).
+
+    Raises
+    ------
+    ValueError
+        For a check without an entry in :data:`GRADED_FAMILIES`.
+    """
+    out = set()
+    for check in check_names:
+        out |= _family(check)
+    return sorted(out)
+
+
+def overlay_plan(check_names):
+    """What :func:`build_overlay` does for ``check_names``, without writing anything.
+
+    Returns
+    -------
+    dict
+        ``"blocked"``: sorted module names; ``"display"``: sorted ``module.name``
+        display stand-ins (in modules that are not blocked); ``"permitted"``:
+        ``{"module.name": restriction}`` provided despite their module being
+        blocked; ``"graded"``: ``{module: [graded function names]}``, for messages.
+    """
+    checks = sorted(set(check_names))
+    blocked = blocked_modules(checks)
+    display = sorted({d for c in checks for d in DISPLAY_ORACLES.get(c, ())
+                      if d.rsplit(".", 1)[0] not in blocked})
+    permitted = {}
+    for c in checks:
+        for dotted, rule in PERMITTED.get(c, {}).items():
+            module = dotted.rsplit(".", 1)[0]
+            blockers = [b for b in checks if module in _family(b)]
+            if module in blocked and all(dotted in PERMITTED.get(b, {}) for b in blockers):
+                permitted[dotted] = rule
+    graded = {m: sorted(c[len("check_"):] for c in checks if m in _family(c)) for m in blocked}
+    return {"blocked": blocked, "display": display, "permitted": permitted, "graded": graded}
+
+
+# ------------------------------------------------------------------ overlay files
+
+_UNAVAILABLE = '''"""Stand-ins for lessonlib's references while an assignment is graded.
+
+This module exists only in the copy of lessonlib that a grading kernel
+imports (written by lessonlib.grading.references.build_overlay). The
+modules that compute what is graded are replaced by stubs made here:
+calling one writes "{mark} <name>" to file descriptor 2 and raises
+ReferenceUnavailable.
+"""
+
+import os
+
+#: The assignment being graded, and the modules replaced by stubs.
+ASSIGNMENT = {assignment!r}
+BLOCKED = {blocked!r}
+MARK = {mark!r}
+
+
+class ReferenceUnavailable(RuntimeError):
+    """A reference of lessonlib was called while it is not available (grading)."""
+
+
+def called(dotted, message, _write=os.write, _mark=MARK):
+    """Report a call to the blocked ``dotted`` on stderr (fd 2), then raise."""
+    try:
+        _write(2, f"{{_mark}} {{dotted}}\\n".encode("utf-8", "replace"))
+    except Exception:  # a closed or redirected stderr must not change what is raised
+        pass
+    raise ReferenceUnavailable(message)
+
+
+def function(module, name, message):
+    """A function that raises ReferenceUnavailable when it is called."""
+    dotted = f"{{module}}.{{name}}"
+
+    def stub(*args, **kwargs):
+        called(dotted, message)
+
+    stub.__name__ = stub.__qualname__ = name
+    stub.__module__ = module
+    stub.__doc__ = message
+    return stub
+
+
+def cls(module, name, message, base=object):
+    """A class that can be subclassed and used with isinstance, never instantiated."""
+    dotted = f"{{module}}.{{name}}"
+
+    def __new__(klass, *args, **kwargs):
+        called(dotted, message)
+
+    def __init__(self, *args, **kwargs):  # pragma: no cover - __new__ raised already
+        called(dotted, message)
+
+    return type(name, (base,), {{"__new__": __new__, "__init__": __init__,
+                                "__module__": module, "__qualname__": name,
+                                "__doc__": message}})
+
+
+class Opaque:
+    """Stands for a module-level object that is not a simple constant."""
+
+    __slots__ = ("_dotted", "_message")
+
+    def __init__(self, dotted, message):
+        object.__setattr__(self, "_dotted", dotted)
+        object.__setattr__(self, "_message", message)
+
+    def __getattr__(self, attr):
+        if attr.startswith("_"):   # introspection (copy, pickle, IPython) stays quiet
+            raise AttributeError(attr)
+        called(self._dotted, self._message)
+
+    def __call__(self, *args, **kwargs):
+        called(self._dotted, self._message)
+
+    def __getitem__(self, key):
+        called(self._dotted, self._message)
+
+    def __iter__(self):
+        called(self._dotted, self._message)
+
+    def __len__(self):
+        called(self._dotted, self._message)
+
+    def __contains__(self, item):
+        called(self._dotted, self._message)
+
+    def __repr__(self):
+        return f"<{{self._dotted}}: not available while {{ASSIGNMENT}} is graded>"
+
+
+def opaque(module, name, message):
+    return Opaque(f"{{module}}.{{name}}", message)
+
+
+def inert(module, name):
+    """A figure or feedback helper that would show a graded value: draws nothing."""
+
+    def display_stand_in(*args, **kwargs):
+        return None
+
+    display_stand_in.__name__ = display_stand_in.__qualname__ = name
+    display_stand_in.__module__ = module
+    display_stand_in.__doc__ = (f"Draws and prints nothing while {{ASSIGNMENT}} is graded "
+                                f"(it would show what is graded).")
+    return display_stand_in
+'''
+
+# Independent implementations of PERMITTED functions (not lessonlib's code).
+_PERMITTED_SOURCE = '''"""Building blocks an exercise may use although their module is blocked.
+
+Only in a grading kernel's copy of lessonlib. Small independent
+implementations, restricted to what the exercise allows; anything else
+raises like every stub (see lessonlib._unavailable).
+"""
+
+import numpy as np
+
+from lessonlib._unavailable import called
+from lessonlib._validation import as_float_array, as_pair, result_dtype
+
+
+def conv2d_groups1(module, name, message, rule):
+    """``conv2d`` for ``groups=1`` only: direct sums over the kernel taps."""
+    dotted = f"{module}.{name}"
+
+    def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+        if isinstance(groups, bool) or groups != 1:
+            called(dotted, f"{message} (lessonlib.conv2d with {rule} is allowed; "
+                           f"groups={groups!r} is not)")
+        x = as_float_array(x, "x", ndim=4, hint="Layout is (N, C, H, W).")
+        weight = as_float_array(weight, "weight", ndim=4,
+                                hint="Layout is (C_out, C_in, kH, kW).")
+        if weight.shape[1] != x.shape[1]:
+            raise ValueError(f"weight {weight.shape} expects {weight.shape[1]} input "
+                             f"channels, x {x.shape} has {x.shape[1]}.")
+        dtype = result_dtype(x, weight)
+        sh, sw = as_pair(stride, "stride")
+        dh, dw = as_pair(dilation, "dilation")
+        kh, kw = weight.shape[2:]
+        span_h, span_w = dh * (kh - 1), dw * (kw - 1)
+        if isinstance(padding, str):
+            if padding == "valid":
+                pads = (0, 0, 0, 0)
+            elif padding == "full":
+                pads = (span_h, span_h, span_w, span_w)
+            elif padding == "same" and (sh, sw) == (1, 1):
+                pads = (span_h // 2, span_h - span_h // 2, span_w // 2, span_w - span_w // 2)
+            else:
+                raise ValueError(f"padding={padding!r} is not supported here (with "
+                                 f"stride={stride!r}).")
+        else:
+            ph, pw = as_pair(padding, "padding", minimum=0)
+            pads = (ph, ph, pw, pw)
+        xp = np.pad(x.astype(dtype, copy=False),
+                    ((0, 0), (0, 0), (pads[0], pads[1]), (pads[2], pads[3])))
+        ho = (xp.shape[2] - span_h - 1) // sh + 1
+        wo = (xp.shape[3] - span_w - 1) // sw + 1
+        if ho < 1 or wo < 1:
+            raise ValueError(f"the kernel {kh}x{kw} (dilation {dh}, {dw}) does not fit in "
+                             f"the padded input {xp.shape[2]}x{xp.shape[3]}.")
+        w = weight.astype(dtype, copy=False)
+        out = np.zeros((x.shape[0], w.shape[0], ho, wo), dtype)
+        for a in range(kh):
+            for b in range(kw):
+                tap = xp[:, :, a * dh:a * dh + sh * (ho - 1) + 1:sh,
+                         b * dw:b * dw + sw * (wo - 1) + 1:sw]
+                out += np.einsum("nchw,oc->nohw", tap, w[:, :, a, b])
+        if bias is not None:
+            bias = as_float_array(bias, "bias", ndim=1)
+            if bias.shape != (w.shape[0],):
+                raise ValueError(f"bias must have shape ({w.shape[0]},), got {bias.shape}.")
+            out += bias.astype(dtype, copy=False)[None, :, None, None]
+        return out
+
+    conv2d.__module__ = module
+    conv2d.__doc__ = (f"2-D convolution (cross-correlation), {rule} only, while "
+                      f"lessonlib's conv2d is not available.\\n\\n{message}")
+    return conv2d
+'''
+
+_PERMITTED_FACTORIES = {"conv.conv2d": "conv2d_groups1"}
+
+
+def _package_dir():
+    spec = importlib.util.find_spec("lessonlib")
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError("lessonlib is not installed as a package")
+    return os.path.abspath(list(spec.submodule_search_locations)[0])
+
+
+def _module_path(src, module):
+    """The source file of ``lessonlib.<module>`` relative to the package folder."""
+    real = importlib.import_module(f"lessonlib.{module}")
+    path = os.path.abspath(real.__file__)
+    if not path.startswith(src + os.sep):
+        raise RuntimeError(f"lessonlib.{module} is not inside {src}: {path}")
+    return real, os.path.relpath(path, src)
+
+
+def _is_constant(value, depth=0):
+    if depth > 4:
+        return False
+    if value is None or isinstance(value, (bool, int, float, complex, str, bytes)):
+        return type(value) in (type(None), bool, int, float, complex, str, bytes)
+    if type(value) in (tuple, list, frozenset, set):
+        return all(_is_constant(v, depth + 1) for v in value)
+    if type(value) is dict:
+        return all(_is_constant(k, depth + 1) and _is_constant(v, depth + 1)
+                   for k, v in value.items())
+    return False
+
+
+def _literal(value):
+    """Source text of a constant, or None when it does not round-trip."""
+    text = repr(value)
+    try:
+        if ast.literal_eval(text) == value and type(ast.literal_eval(text)) is type(value):
+            return text
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+        pass
+    return None
+
+
+def _public_name(module_name, name, obj, package):
+    """``lessonlib.<name>`` when the package exports this very object, else dotted."""
+    if getattr(package, name, None) is obj and obj is not None:
+        return f"lessonlib.{name}"
+    return f"lessonlib.{module_name}.{name}"
+
+
+def _message(public, assignment, graded):
+    if not graded:
+        return f"{public} is not available while {assignment} is graded."
+    if len(graded) == 1:
+        return (f"{public} is not available while {assignment} is graded: your "
+                f"{graded[0]} must compute its result itself.")
+    names = ", ".join(graded[:-1]) + " and " + graded[-1]
+    return (f"{public} is not available while {assignment} is graded: your {names} "
+            f"must compute their results themselves.")
+
+
+def _origin(value, full):
+    """``(module, attribute)`` a name was imported from, when it was defined elsewhere."""
+    mod, attr = getattr(value, "__module__", None), getattr(value, "__name__", None)
+    if not (isinstance(mod, str) and isinstance(attr, str)) or mod == full:
+        return None
+    try:
+        if getattr(sys.modules.get(mod), attr, None) is value:
+            return mod, attr
+    except Exception:  # a module with a strange __getattr__: stub the name instead
+        pass
+    return None
+
+
+def _exception_base(cls):
+    for base in cls.__mro__[1:]:
+        if base.__module__ == "builtins" and issubclass(base, BaseException):
+            return base.__name__
+    return "object"
+
+
+def _stub_source(module_name, real, assignment, graded, permitted):
+    """Source text of the stub module standing for ``lessonlib.<module_name>``."""
+    import lessonlib as package
+
+    full = f"lessonlib.{module_name}"
+    head = [f'"""Stand-in for {full} while {assignment} is graded.',
+            "",
+            "Every name of the real module is defined, but nothing here computes:",
+            "calling a function or making an instance raises",
+            "lessonlib._unavailable.ReferenceUnavailable. The real code is not part of",
+            'this copy of lessonlib (see lessonlib.grading.references)."""', ""]
+    if getattr(real, "annotations", None) is __future__.annotations:
+        head.append("from __future__ import annotations")
+    head += ["import importlib as _lessonlib_importlib",
+             "import lessonlib._unavailable as _lessonlib_unavailable"]
+    helpers = ["_lessonlib_importlib", "_lessonlib_unavailable"]
+    if permitted:
+        head.append("import lessonlib._permitted as _lessonlib_permitted")
+        helpers.append("_lessonlib_permitted")
+    head.append("")
+    body = []
+    for name in sorted(vars(real)):
+        value = vars(real)[name]
+        if name in _MODULE_DUNDERS or name in helpers:
+            continue
+        if name == "annotations" and value is __future__.annotations:
+            continue
+        if name.startswith("__") and name.endswith("__"):
+            text = _literal(value) if _is_constant(value) else None
+            if text is not None:
+                body.append(f"{name} = {text}")
+            continue
+        public = _public_name(module_name, name, value, package)
+        message = _message(public, assignment, graded)
+        args = f"{full!r}, {name!r}, {message!r}"
+        dotted = f"{module_name}.{name}"
+        if isinstance(value, types.ModuleType):
+            if value.__name__.startswith(full + "."):
+                continue   # a submodule of this package: bound when it is imported
+            body.append(f"{name} = _lessonlib_importlib.import_module({value.__name__!r})")
+        elif dotted in permitted:
+            factory = _PERMITTED_FACTORIES[dotted]
+            body.append(f"{name} = _lessonlib_permitted.{factory}({args}, "
+                        f"{permitted[dotted]!r})")
+        elif _is_constant(value) and _literal(value) is not None:
+            body.append(f"{name} = {_literal(value)}")
+        elif _origin(value, full) is not None:
+            # Imported from another module: taken from there (from the overlay, so a
+            # name of another blocked module is that module's stub).
+            mod, attr = _origin(value, full)
+            body.append(f"{name} = getattr(_lessonlib_importlib.import_module({mod!r}), "
+                        f"{attr!r})")
+        elif inspect.isclass(value):
+            base = _exception_base(value)
+            extra = f", base={base}" if base != "object" else ""
+            body.append(f"{name} = _lessonlib_unavailable.cls({args}{extra})")
+        elif callable(value):
+            body.append(f"{name} = _lessonlib_unavailable.function({args})")
+        else:
+            body.append(f"{name} = _lessonlib_unavailable.opaque({args})")
+    tail = ["", f"del {', '.join(helpers)}", ""]
+    return "\n".join(head + body + tail)
+
+
+def _display_source(module_name, names):
+    full = f"lessonlib.{module_name}"
+    lines = ["", "",
+             "# -- grading overlay (lessonlib.grading.references): display-only stand-ins,",
+             "# -- these would show what is graded.",
+             "import lessonlib._unavailable as _lessonlib_unavailable"]
+    lines += [f"{n} = _lessonlib_unavailable.inert({full!r}, {n!r})" for n in names]
+    lines += ["del _lessonlib_unavailable", ""]
+    return "\n".join(lines)
+
+
+def _copy_package(src, root):
+    """Copy lessonlib's .py files and subpackages, without caches and grading."""
+    for dirpath, dirnames, filenames in os.walk(src):
+        dirnames[:] = sorted(d for d in dirnames if d != "__pycache__")
+        rel = os.path.relpath(dirpath, src)
+        parts = [] if rel == "." else rel.split(os.sep)
+        if parts[:1] == ["grading"]:
+            dirnames[:] = []
+            continue
+        os.makedirs(os.path.join(root, *parts), exist_ok=True)
+        for f in sorted(filenames):
+            if f.endswith(".py"):
+                shutil.copyfile(os.path.join(dirpath, f), os.path.join(root, *parts, f))
+    grading = os.path.join(root, "grading")
+    os.makedirs(grading, exist_ok=True)
+    with open(os.path.join(grading, "__init__.py"), "w", encoding="utf-8") as fh:
+        fh.write('"""The part of lessonlib\'s grading that runs in a grading kernel: '
+                 'in_kernel only."""\n')
+    in_kernel = os.path.join(src, "grading", "in_kernel.py")
+    if os.path.exists(in_kernel):
+        shutil.copyfile(in_kernel, os.path.join(grading, "in_kernel.py"))
+
+
+def build_overlay(dest, check_names, assignment="this assignment"):
+    """Write ``dest/lessonlib``: lessonlib without the references ``check_names`` grade.
+
+    The copy holds lessonlib's source (``.py`` files and subpackages, no
+    ``__pycache__``; of ``lessonlib.grading`` only ``in_kernel`` and a
+    docstring-only ``__init__``). Each module of :func:`blocked_modules`
+    is replaced by a stub module defining every module-level name of the
+    real one: functions and classes become stubs that raise
+    ``lessonlib._unavailable.ReferenceUnavailable`` (a ``RuntimeError``)
+    when called or instantiated, after writing ``LESSONLIB-REFERENCE-CALLED
+    <dotted name>`` to file descriptor 2; simple constants are copied;
+    modules are imported; other objects become opaque stubs. Importing
+    the copy writes nothing.
+
+    Parameters
+    ----------
+    dest : str or path-like
+        Folder to put first on the kernel's ``PYTHONPATH``; created if
+        needed. An existing ``dest/lessonlib`` is replaced.
+    check_names : iterable of str
+        The checks the assignment's grade cells call.
+    assignment : str
+        The assignment's name, for the stubs' messages
+        ("lessonlib.conv2d is not available while 03_channels is graded: ...").
+
+    Returns
+    -------
+    str
+        ``dest``.
+    """
+    dest = os.fspath(dest)
+    plan = overlay_plan(check_names)
+    src = _package_dir()
+    root = os.path.join(dest, "lessonlib")
+    if os.path.lexists(root):
+        shutil.rmtree(root)
+    os.makedirs(dest, exist_ok=True)
+    _copy_package(src, root)
+    with open(os.path.join(root, "_unavailable.py"), "w", encoding="utf-8") as fh:
+        fh.write(_UNAVAILABLE.format(assignment=assignment, blocked=tuple(plan["blocked"]),
+                                     mark=REFERENCE_MARK))
+    if plan["permitted"]:
+        with open(os.path.join(root, "_permitted.py"), "w", encoding="utf-8") as fh:
+            fh.write(_PERMITTED_SOURCE)
+    for module in plan["blocked"]:
+        real, rel = _module_path(src, module)
+        permitted = {d: r for d, r in plan["permitted"].items()
+                     if d.rsplit(".", 1)[0] == module}
+        text = _stub_source(module, real, assignment, plan["graded"][module], permitted)
+        with open(os.path.join(root, rel), "w", encoding="utf-8") as fh:
+            fh.write(text)
+    by_module = {}
+    for dotted in plan["display"]:
+        module, name = dotted.rsplit(".", 1)
+        by_module.setdefault(module, []).append(name)
+    for module, names in sorted(by_module.items()):
+        real, rel = _module_path(src, module)
+        for n in names:
+            if not callable(getattr(real, n, None)):
+                raise RuntimeError(f"DISPLAY_ORACLES names lessonlib.{module}.{n}, which "
+                                   f"is not a function")
+        with open(os.path.join(root, rel), "a", encoding="utf-8") as fh:
+            fh.write(_display_source(module, names))
+    return dest
