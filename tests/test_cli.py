@@ -106,3 +106,93 @@ def test_outside_a_course_folder_the_error_says_where_to_run(capsys, tmp_path):
 def test_release_of_an_unknown_assignment_is_refused(capsys, course):
     assert main(["--course", course, "release", "01_alpha", "99_omega"]) == 2
     assert "unknown assignment 99_omega" in capsys.readouterr().err
+
+
+# --course, --version, --no-sandbox, exit statuses -------------------------------------
+
+@pytest.mark.parametrize("where", ["before", "after"])
+def test_course_is_accepted_before_or_after_the_command(capsys, tmp_path, where):
+    from lessonlib.cli import build_parser
+    course = str(tmp_path / "elsewhere")
+    argv = ["--course", course, "release"] if where == "before" else \
+        ["release", "--course", course]
+    assert build_parser().parse_args(argv).course == course
+    assert build_parser().parse_args(["release"]).course == "."   # negative control
+    gargv = ["--course", course, "grade", "s", "--out", "o"] if where == "before" else \
+        ["grade", "s", "--out", "o", "--course", course]
+    assert build_parser().parse_args(gargv).course == course
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert f"{course} is not a course folder: it has no nbgrader_config.py" in err
+
+
+def test_version(capsys):
+    from importlib.metadata import version
+    with pytest.raises(SystemExit) as exc:
+        main(["--version"])
+    assert exc.value.code == 0
+    assert capsys.readouterr().out.strip() == f"lessonlib {version('lessonlib')}"
+
+
+def test_help_documents_the_exit_statuses(capsys):
+    with pytest.raises(SystemExit):
+        main(["grade", "--help"])
+    out = capsys.readouterr().out
+    assert "exit status:" in out and "--no-sandbox" in out
+    for line in ("0         done", "1         unexpected internal error",
+                 "2         usage, course or lock error", "130, 143  interrupted"):
+        assert line in out
+    import lessonlib.cli
+    assert "Exit status" in lessonlib.cli.__doc__
+
+
+@pytest.mark.parametrize("flag, sandbox", [([], True), (["--no-sandbox"], False)])
+def test_no_sandbox_reaches_grade(monkeypatch, tmp_path, flag, sandbox):
+    import lessonlib.grading.run as run
+    seen = {}
+    monkeypatch.setattr(run, "grade", lambda *a, **k: seen.update(k))
+    assert main(["grade", str(tmp_path), "--out", str(tmp_path / "o"), *flag]) == 0
+    assert seen["sandbox"] is sandbox
+
+
+def test_an_internal_error_is_one_line_and_a_log(monkeypatch, capsys, tmp_path):
+    import tempfile
+    import lessonlib.grading.run as run
+
+    def broken(*a, **k):
+        raise ZeroDivisionError("a bug\nover two lines")
+    monkeypatch.setattr(run, "grade", broken)
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    assert main(["grade", str(tmp_path), "--out", str(tmp_path / "o")]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert err.startswith("lessonlib grade: internal error (ZeroDivisionError: a bug over "
+                          "two lines); see the log ")
+    log = err.strip().rsplit(" ", 1)[1]
+    text = open(log).read()
+    assert "Traceback" in text and "ZeroDivisionError: a bug" in text
+
+
+MISSING = """
+import sys
+sys.modules["nbgrader"] = None   # as if it were not installed
+from lessonlib.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+@pytest.mark.parametrize("command", [["release"], ["grade", "subs", "--out", "out"]])
+def test_a_missing_nbgrader_is_one_line_with_the_fix(tmp_path, command):
+    import subprocess
+    import sys
+    args = [sys.executable, "-c", MISSING, "--course", str(tmp_path), *command]
+    proc = subprocess.run(args, capture_output=True, text=True, cwd=tmp_path)
+    assert proc.returncode == 2
+    assert proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr
+    assert proc.stderr.startswith(f"lessonlib {command[0]}: error: nbgrader is not installed")
+    assert proc.stderr.strip().endswith('install the course tools: pip install -e ".[course]"')
+    # negative control: with nbgrader there, the same command gets past that check
+    args[2] = MISSING.replace('sys.modules["nbgrader"] = None', "")
+    proc = subprocess.run(args, capture_output=True, text=True, cwd=tmp_path)
+    assert proc.returncode == 2 and "nbgrader is not installed" not in proc.stderr
+    assert "is not a course folder" in proc.stderr or "does not exist" in proc.stderr
