@@ -14,7 +14,8 @@ What a job does depends on words in the student id:
 ``crash``   the job raises (the message names its work folder)
 ``oom``     the worker process kills itself with SIGKILL, as the OOM killer would
 ``slow``    starts a child process (a "kernel"), writes the worker's and the
-            child's pids into ``$LESSONLIB_FAKE_PIDS/<student>``, sleeps
+            child's pids and the worker's open files into
+            ``$LESSONLIB_FAKE_PIDS/<md5 of the student>``, sleeps
             ``$LESSONLIB_FAKE_SLEEP`` seconds (default 60)
 ``tamper``  scores 99 per cell and adds a trigger to its gradebook
 ``neg``     scores -1.5 per cell
@@ -89,8 +90,14 @@ def _slow(sid):
     folder = os.environ.get("LESSONLIB_FAKE_PIDS")
     if folder:
         tmp = os.path.join(folder, f".{_id(sid)}")
+        fds = []
+        for fd in os.listdir("/proc/self/fd"):
+            try:
+                fds.append(os.readlink(f"/proc/self/fd/{fd}"))
+            except OSError:
+                pass
         with open(tmp, "w") as fh:
-            json.dump({"worker": os.getpid(), "kernel": kernel.pid}, fh)
+            json.dump({"worker": os.getpid(), "kernel": kernel.pid, "fds": fds}, fh)
         os.rename(tmp, os.path.join(folder, _id(sid)))
     time.sleep(float(os.environ.get("LESSONLIB_FAKE_SLEEP", "60")))
     kernel.kill()

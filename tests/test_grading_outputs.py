@@ -123,6 +123,14 @@ def alive(pid):
         return False
 
 
+def open_files():
+    found = []
+    for fd in os.listdir("/proc/self/fd"):
+        with contextlib.suppress(OSError):
+            found.append(os.readlink(f"/proc/self/fd/{fd}"))
+    return found
+
+
 def wait_dead(pids, seconds=5):
     deadline = time.monotonic() + seconds
     while any(alive(p) for p in pids) and time.monotonic() < deadline:
@@ -310,7 +318,7 @@ def test_a_crash_leaves_the_previous_results_byte_identical(g, where):
             g.grade()
     assert snapshot(g.out) == before
     assert leftovers(g) == []
-    assert multiprocessing.active_children() == workers_before == []
+    assert multiprocessing.active_children() == workers_before
     g.echo = None   # negative control: the same run, finishing, changes OUT
     g.grade()
     assert (g.out / "grades.csv").read_bytes() != before["grades.csv"]
@@ -320,21 +328,26 @@ def test_a_crash_leaves_the_previous_results_byte_identical(g, where):
 def test_ctrl_c_while_students_are_graded_changes_nothing_and_kills_the_workers(g):
     before = previous_results(g)
     g.students("ann-slow", "cat", "dan")
-    pids = []
+    pids, held, workers_before = [], [], multiprocessing.active_children()
 
     def echo(line):
         if line.startswith("[1/"):
             pids.extend(slow_pids(g))
             assert all(alive(p) for p in pids)
+            held.append([f for f in open_files() if grun.LOCK_NAME in f])
             raise KeyboardInterrupt
     g.echo = echo
     with pytest.raises(KeyboardInterrupt):
         g.grade()
     assert len(pids) == 2
     assert wait_dead(pids) == []   # the busy worker and its "kernel", in another session
+    # the worker did not keep the lock on OUT (it could outlive the grader); this process did
+    info = json.loads(next(g.pids.iterdir()).read_text())
+    assert info["fds"] and not [f for f in info["fds"] if grun.LOCK_NAME in f]
+    assert held == [[str(g.out / grun.LOCK_NAME)]]
     assert snapshot(g.out) == before
     assert leftovers(g) == []
-    assert multiprocessing.active_children() == []
+    assert multiprocessing.active_children() == workers_before
 
 
 FAKE_CLI = "import grading_fakes; grading_fakes.cli()"
@@ -635,6 +648,7 @@ def _course_id(db):
         con.close()
 
 
+@pytest.mark.filterwarnings("ignore:Object of type")   # nbgrader's own SQLAlchemy warnings
 def test_merge_copies_a_submission_nbgrader_made(template_db, tmp_path, monkeypatch):
     from nbgrader.api import Gradebook, MissingEntry
     monkeypatch.setenv("PATH", nbgrader_env()["PATH"])
@@ -692,6 +706,7 @@ def test_the_student_gradebook_is_attached_read_only(template_db, tmp_path):
 def test_a_dead_worker_costs_one_student(g, monkeypatch, jobs):
     monkeypatch.setenv("LESSONLIB_FAKE_SLEEP", "0.5")   # "a-slow" is in the pool with b-oom
     g.students("a-slow", "b-oom", "c", "d-crash", "e")
+    workers_before = multiprocessing.active_children()
     g.grade(jobs=jobs)
     rows = by_key(read_csv(g.out / "grades.csv"))
     for a in NOTEBOOKS:
@@ -706,7 +721,7 @@ def test_a_dead_worker_costs_one_student(g, monkeypatch, jobs):
             "<grading work folder>/students/d-crash)")
     again = [ln for ln in g.lines if "grading them again one at a time" in ln]
     assert len(again) == (jobs > 1)
-    assert multiprocessing.active_children() == []
+    assert multiprocessing.active_children() == workers_before
 
 
 def test_without_rebuilding_a_broken_pool_the_next_students_are_lost(tmp_path):

@@ -404,10 +404,17 @@ def _die_with(parent):
         os._exit(1)
 
 
-def _init_worker(parent, init):
-    """Pool initializer: workers leave Ctrl-C and SIGTERM to the main process, die with it."""
+def _init_worker(parent, close_fds, init):
+    """Pool initializer: workers leave Ctrl-C and SIGTERM to the main process, die with it.
+
+    ``close_fds``: descriptors a forked worker must not keep (the lock on
+    OUT: a worker that outlived the grader would hold it).
+    """
     signal.signal(signal.SIGINT, signal.SIG_IGN)     # the main process stops them
     signal.signal(signal.SIGTERM, signal.SIG_DFL)    # not the main process's handler
+    for fd in close_fds:
+        with contextlib.suppress(OSError):
+            os.close(fd)
     _die_with(parent)
     init()
 
@@ -420,13 +427,15 @@ class _Pool:
     started. A ``ProcessPoolExecutor`` does not kill busy workers itself.
     """
 
-    def __init__(self, jobs, procs):
+    def __init__(self, jobs, procs, close_fds=()):
         self.jobs, self.procs, self.executor = jobs, procs, None
+        self.close_fds = tuple(close_fds)
 
     def submit(self, fn, spec):
         if self.executor is None:
-            self.executor = ProcessPoolExecutor(max_workers=self.jobs, initializer=_init_worker,
-                                                initargs=(os.getpid(), init_worker))
+            self.executor = ProcessPoolExecutor(
+                max_workers=self.jobs, initializer=_init_worker,
+                initargs=(os.getpid(), self.close_fds, init_worker))
         return self.executor.submit(fn, spec)
 
     def call(self, fn, spec):
@@ -464,9 +473,9 @@ def _lexists(*parts):
     return os.path.lexists(os.path.join(*parts))
 
 
-def _fsync_dir(path):
+def _fsync(path, flags=os.O_RDONLY):
     with contextlib.suppress(OSError):
-        fd = os.open(path, os.O_RDONLY)
+        fd = os.open(path, flags)
         try:
             os.fsync(fd)
         finally:
@@ -494,7 +503,7 @@ def _swap(out, staging, aside, interrupted=lambda: False):
                 os.rename(os.path.join(out, name), os.path.join(aside, name))
         for name in reversed(_OUTPUTS):
             os.rename(os.path.join(staging, name), os.path.join(out, name))
-        _fsync_dir(out)
+        _fsync(out)
         if not interrupted():
             os.rmdir(staging)                     # the commit
             committed = True
@@ -504,7 +513,7 @@ def _swap(out, staging, aside, interrupted=lambda: False):
     if not committed:
         _rollback(out, staging, aside)
         return False
-    _fsync_dir(out)
+    _fsync(out)
     shutil.rmtree(aside, ignore_errors=True)
     return True
 
@@ -522,7 +531,7 @@ def _rollback(out, staging, aside):
     for name in reversed(_OUTPUTS):
         if _lexists(aside, name) and not _lexists(out, name):
             os.rename(os.path.join(aside, name), os.path.join(out, name))
-    _fsync_dir(out)
+    _fsync(out)
 
 
 def _settle(out, staging, aside):
@@ -692,14 +701,16 @@ def grade(submissions, out, jobs=1, assignments=None, timeout=None, root=".", ec
             _recover(run.out, run.echo)
             procs = _Processes()
             run.make_folders()
-            rows, graded = _grade(run, wanted, started, procs)
+            rows, graded = _grade(run, wanted, started, _Pool(run.jobs, procs, [lock.fd]))
             _publish(run)
         finally:
             with _signals_deferred():
-                if procs is not None:
-                    procs.close()
-                run.remove_folders()
-                lock.release()
+                try:
+                    if procs is not None:
+                        procs.close()
+                    run.remove_folders()
+                finally:
+                    lock.release()
     report.summary(run, rows, graded, started)
     return rows
 
@@ -713,17 +724,18 @@ def _publish(run):
     missing = [n for n in _OUTPUTS if not _lexists(run.staging, n)]
     if missing:
         raise GradingError(f"the run did not write {', '.join(missing)}")
-    if hasattr(os, "sync"):
-        os.sync()
+    for name in _OUTPUTS:   # the files on disk before the renames that publish them
+        if os.path.isfile(os.path.join(run.staging, name)):
+            _fsync(os.path.join(run.staging, name), os.O_RDWR)
+    _fsync(run.staging)
     with _signals_deferred() as pending:
         _swap(run.out, run.staging, run.aside, interrupted=lambda: bool(pending))
 
 
-def _grade(run, wanted, started, procs):
+def _grade(run, wanted, started, pool):
     course, echo = run.course, run.echo
     template_for = wanted or course.select()
     echo(f"grading {run.submissions} with {run.jobs} job(s); results in {run.out}")
-    pool = _Pool(run.jobs, procs)
     try:
         try:
             tpl = pool.call(build_template, {
