@@ -352,9 +352,59 @@ def test_a_cheating_conv2d_is_refused_and_reported(overlays, tmp_path):
     assert res.returncode == 0, res.stderr
     assert "RESULT None" in res.stdout
     marks = [ln for ln in res.stderr.splitlines() if ln.startswith(REFERENCE_MARK)]
-    assert marks == [f"{REFERENCE_MARK} lessonlib.conv.conv2d",
-                     f"{REFERENCE_MARK} lessonlib.conv_loops.conv2d_loops",
-                     f"{REFERENCE_MARK} lessonlib.layers_conv.Conv2d"]
+    assert marks == [f"{REFERENCE_MARK} lessonlib.conv.conv2d (notebook)",
+                     f"{REFERENCE_MARK} lessonlib.conv_loops.conv2d_loops (notebook)",
+                     f"{REFERENCE_MARK} lessonlib.layers_conv.Conv2d (notebook)"]
+
+
+def test_the_mark_says_where_the_call_came_from(overlays, tmp_path):
+    """A graded call of the student's function, a check run in a cell, or a cell's own code."""
+    overlay, _ = overlays["01_convolution"]
+    res = run_in_overlay(overlay, """
+        import numpy as np
+        import lessonlib
+        from lessonlib.grading import in_kernel
+        from lessonlib.checks import check_correlate2d
+
+        def conv2d(x, weight, bias=None, stride=1, padding=0):
+            return lessonlib.conv2d(x, weight, bias, stride=stride, padding=padding)
+
+        answer = in_kernel.decode(in_kernel.call(conv2d, in_kernel.encode(
+            {"args": [np.ones((1, 1, 3, 3)), np.ones((1, 1, 2, 2))], "kwargs": {}})))
+        print("ANSWER", answer["error"]["type"])
+        try:
+            check_correlate2d(lambda image, kernel: image)
+        except Exception as exc:
+            print("CHECK", type(exc).__name__)
+        try:
+            lessonlib.correlate2d(np.ones((3, 3)), np.ones((2, 2)))
+        except RuntimeError:
+            pass
+        """, cwd=tmp_path)
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert "ANSWER ReferenceUnavailable" in res.stdout
+    marks = [ln for ln in res.stderr.splitlines() if ln.startswith(REFERENCE_MARK)]
+    assert marks[0] == f"{REFERENCE_MARK} lessonlib.conv.conv2d (graded-call)"
+    assert marks[1] == f"{REFERENCE_MARK} lessonlib.signal.correlate2d (check)"
+    assert marks[-1] == f"{REFERENCE_MARK} lessonlib.signal.correlate2d (notebook)"
+    # the grader's parser reads the dotted name
+    from lessonlib.grading.preprocessors import REFERENCE_MARK as GRADER_MARK
+    assert re.findall(GRADER_MARK + r" ([\w.]{1,100})", res.stderr)[0] == "lessonlib.conv.conv2d"
+
+
+def test_every_stub_has_its_own_code_object(overlays, tmp_path):
+    """Profilers and in_kernel's forbidden-call watch tell stubs apart by code object."""
+    overlay, _ = overlays["06_backprop"]
+    res = run_in_overlay(overlay, """
+        import lessonlib
+        names = ["conv2d", "conv2d_backward", "relu", "linear", "max_pool2d", "Sequential"]
+        codes = [getattr(lessonlib, n).__code__ if not isinstance(getattr(lessonlib, n), type)
+                 else getattr(lessonlib, n).__new__.__code__ for n in names]
+        assert len(set(map(id, codes))) == len(codes)
+        assert [c.co_name for c in codes] == names, [c.co_name for c in codes]
+        print("OK")
+        """, cwd=tmp_path)
+    assert res.returncode == 0 and "OK" in res.stdout, res.stderr[-3000:]
 
 
 def test_the_message_names_the_graded_function(overlays, tmp_path):

@@ -7,12 +7,18 @@ graded in A is replaced by a stub module: the same names, none of the
 code. So a student's ``conv2d`` that returns ``lessonlib.conv2d(...)``
 (under any name, through ``importlib``, ``reload``, the module's source
 file, ``lessonlib.conv_loops`` or ``lessonlib.Conv2d``) gets
-:class:`ReferenceUnavailable` instead of the answer, and the stub writes
-``LESSONLIB-REFERENCE-CALLED <dotted name>`` to the kernel's stderr
-(file descriptor 2) before raising, so that the grader can flag the
-attempt even when the student catches the exception. The real code of a
-blocked module is not in the overlay at all: there is nothing to recover
-by reading files, ``gc`` or closures.
+``lessonlib._unavailable.ReferenceUnavailable`` (a ``RuntimeError``)
+instead of the answer, and the stub writes one line
+``LESSONLIB-REFERENCE-CALLED <dotted name> (<where>)`` to the kernel's
+stderr (file descriptor 2) before raising, so that the grader can flag
+the attempt even when the student catches the exception. ``<where>`` is
+``graded-call`` while the grader is calling the student's function
+(:mod:`lessonlib.grading.in_kernel` is on the stack), ``check`` when a
+check run in a notebook cell calls its reference, else ``notebook``: a
+student who compares their function with ``lessonlib.conv2d`` in a cell
+of their own is not necessarily cheating. The real code of a blocked
+module is not in the overlay at all: there is nothing to recover by
+reading files, ``gc`` or closures.
 
 Which modules are blocked is decided per check (:data:`GRADED_FAMILIES`),
 so adding a check to a grade cell forces a decision (a test fails until
@@ -280,11 +286,19 @@ _UNAVAILABLE = '''"""Stand-ins for lessonlib's references while an assignment is
 This module exists only in the copy of lessonlib that a grading kernel
 imports (written by lessonlib.grading.references.build_overlay). The
 modules that compute what is graded are replaced by stubs made here:
-calling one writes "{mark} <name>" to file descriptor 2 and raises
-ReferenceUnavailable.
+calling one writes "{mark} <name> (<where>)" to file descriptor 2 and
+raises ReferenceUnavailable. <where> is "graded-call" when the call
+happens while the grader calls the student's function
+(lessonlib.grading.in_kernel), "check" when a check run in a notebook cell
+calls its reference, else "notebook" (a cell's own code).
 """
 
 import os
+import sys
+
+_HERE = os.path.dirname(os.path.abspath(__file__))
+_IN_KERNEL = os.path.join(_HERE, "grading", "in_kernel.py")
+_CHECKS = os.path.join(_HERE, "checks") + os.sep
 
 #: The assignment being graded, and the modules replaced by stubs.
 ASSIGNMENT = {assignment!r}
@@ -296,13 +310,37 @@ class ReferenceUnavailable(RuntimeError):
     """A reference of lessonlib was called while it is not available (grading)."""
 
 
-def called(dotted, message, _write=os.write, _mark=MARK):
+def _where(depth):
+    """Who called the stub: "graded-call", "check" or "notebook"."""
+    try:
+        frame = sys._getframe(depth)
+    except ValueError:
+        return "notebook"
+    caller = frame.f_code.co_filename
+    while frame is not None:
+        if frame.f_code.co_filename == _IN_KERNEL:
+            return "graded-call"
+        frame = frame.f_back
+    return "check" if caller.startswith(_CHECKS) else "notebook"
+
+
+def called(dotted, message, _write=os.write, _mark=MARK, _depth=3):
     """Report a call to the blocked ``dotted`` on stderr (fd 2), then raise."""
     try:
-        _write(2, f"{{_mark}} {{dotted}}\\n".encode("utf-8", "replace"))
+        where = _where(_depth)
+        _write(2, f"{{_mark}} {{dotted}} ({{where}})\\n".encode("utf-8", "replace"))
     except Exception:  # a closed or redirected stderr must not change what is raised
         pass
     raise ReferenceUnavailable(message)
+
+
+def _own_code(f, name):
+    """``f`` with a code object of its own, named ``name`` (tracebacks, profilers)."""
+    try:
+        f.__code__ = f.__code__.replace(co_name=name, co_qualname=name)
+    except (AttributeError, TypeError, ValueError):   # pragma: no cover - older Pythons
+        f.__code__ = f.__code__.replace(co_name=name)
+    return f
 
 
 def function(module, name, message):
@@ -315,7 +353,7 @@ def function(module, name, message):
     stub.__name__ = stub.__qualname__ = name
     stub.__module__ = module
     stub.__doc__ = message
-    return stub
+    return _own_code(stub, name)
 
 
 def cls(module, name, message, base=object):
@@ -328,6 +366,7 @@ def cls(module, name, message, base=object):
     def __init__(self, *args, **kwargs):  # pragma: no cover - __new__ raised already
         called(dotted, message)
 
+    _own_code(__new__, name)
     return type(name, (base,), {{"__new__": __new__, "__init__": __init__,
                                 "__module__": module, "__qualname__": name,
                                 "__doc__": message}})
@@ -642,12 +681,19 @@ def build_overlay(dest, check_names, assignment="this assignment"):
     ``__pycache__``; of ``lessonlib.grading`` only ``in_kernel`` and a
     docstring-only ``__init__``). Each module of :func:`blocked_modules`
     is replaced by a stub module defining every module-level name of the
-    real one: functions and classes become stubs that raise
+    real one (listed by importing the real module here): its functions
+    and classes become stubs that raise
     ``lessonlib._unavailable.ReferenceUnavailable`` (a ``RuntimeError``)
     when called or instantiated, after writing ``LESSONLIB-REFERENCE-CALLED
-    <dotted name>`` to file descriptor 2; simple constants are copied;
-    modules are imported; other objects become opaque stubs. Importing
-    the copy writes nothing.
+    <dotted name> (<where>)`` to file descriptor 2; simple constants
+    (numbers, strings, and tuples, lists and dicts of them) are copied;
+    modules, and names the module imported from another one, are imported
+    from there (within the copy: a name of another blocked module is that
+    module's stub); other objects become opaque stubs. Stub classes can
+    be subclassed and used with ``isinstance``. Functions of
+    :data:`DISPLAY_ORACLES` become no-ops and :data:`PERMITTED` ones
+    restricted implementations (``lessonlib/_permitted.py``). Importing
+    the copy writes nothing and needs no ``__pycache__``.
 
     Parameters
     ----------
