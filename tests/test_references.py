@@ -4,8 +4,11 @@ For every assignment of the course, :func:`build_overlay` is given the
 checks its grade cells call; then, in a fresh Python whose PYTHONPATH is
 the overlay, the blocked references raise ReferenceUnavailable however
 they are reached (and say so on stderr), what is not blocked still
-computes, and the solution notebook runs without its grade cells (which a
-grading kernel never runs) with no error and no blocked call.
+computes, the instructor's functions pass every check of the assignment
+when they run against the overlay (the grader's checks calling them over
+the wire, as while grading), and the solution notebook runs without its
+grade cells (which a grading kernel never runs) with no error and no
+blocked call.
 """
 
 import glob
@@ -487,6 +490,79 @@ def test_display_stand_ins_draw_nothing_and_report_nothing(overlays, tmp_path):
     assert res.returncode == 0, res.stderr[-3000:]
     assert "BLOCKED ReferenceUnavailable" in res.stdout
     assert res.stderr.count(REFERENCE_MARK) == 1
+
+
+# -------------------------------------- the solutions pass with the kernel's lessonlib
+
+WIRE_SERVER = r"""
+import ast, json, os, struct, sys
+out = os.fdopen(os.dup(1), "wb")          # answers; anything printed goes to stderr
+os.dup2(2, 1)
+ns = {"__name__": "__main__"}
+nb = json.load(open(sys.argv[1]))
+for cell in nb["cells"]:                  # imports, functions, classes: as test_grading_verdict
+    if cell["cell_type"] != "code" or cell["metadata"].get("nbgrader", {}).get("grade"):
+        continue
+    src = "\n".join(ln for ln in "".join(cell["source"]).splitlines()
+                    if not ln.lstrip().startswith(("%", "!")))
+    keep = [n for n in ast.parse(src).body
+            if isinstance(n, (ast.Import, ast.ImportFrom, ast.FunctionDef, ast.ClassDef))]
+    exec(compile(ast.Module(keep, []), sys.argv[1], "exec"), ns)
+import lessonlib
+assert lessonlib.__file__.startswith(sys.argv[2]), lessonlib.__file__
+while True:
+    head = sys.stdin.buffer.read(8)
+    if len(head) < 8:
+        break
+    expr = sys.stdin.buffer.read(struct.unpack(">Q", head)[0]).decode()
+    try:
+        answer = b"+" + str(eval(expr, ns)).encode()
+    except BaseException as exc:
+        answer = b"-" + repr(exc).encode()
+    out.write(struct.pack(">Q", len(answer)) + answer)
+    out.flush()
+"""
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_solutions_pass_every_check_with_the_kernels_lessonlib(assignment, overlays, tmp_path):
+    """The grader's checks, the instructor's functions in a process that has the overlay."""
+    import struct
+
+    import lessonlib.checks as checks
+    from lessonlib.grading.verdict import KernelLink, parse_grade_cell
+
+    overlay, _ = overlays[assignment]
+    (path,) = glob.glob(str(ROOT / "solutions" / assignment / "*.ipynb"))
+    stderr_path = tmp_path / "kernel-stderr.txt"
+    with open(stderr_path, "w") as stderr:
+        proc = subprocess.Popen([sys.executable, "-c", WIRE_SERVER, path, str(overlay)],
+                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr,
+                                cwd=tmp_path, env=clean_env(PYTHONPATH=str(overlay),
+                                                            MPLBACKEND="Agg"))
+
+    def ask(expr):
+        data = expr.encode()
+        proc.stdin.write(struct.pack(">Q", len(data)) + data)
+        proc.stdin.flush()
+        head = proc.stdout.read(8)
+        assert len(head) == 8, stderr_path.read_text()[-3000:]
+        answer = proc.stdout.read(struct.unpack(">Q", head)[0]).decode()
+        assert answer[0] == "+", answer
+        return answer[1:]
+
+    try:
+        link, n = KernelLink(ask), 0
+        for src in grade_cells(assignment):
+            for call in parse_grade_cell(src):
+                getattr(checks, call.check)(link.resolve(call.target), hidden=call.hidden,
+                                            seed=12345 if call.hidden else 0)
+                n += 1
+    finally:
+        proc.stdin.close()
+        proc.wait(timeout=60)
+    assert n == 2 * len(checks_of(assignment))
+    assert REFERENCE_MARK not in stderr_path.read_text()
 
 
 # ------------------------------------------------------- the notebooks' own cells
