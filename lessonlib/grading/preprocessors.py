@@ -255,8 +255,8 @@ class SandboxedExecute(Execute):
             return
         with open(path, "rb") as fh:
             text = fh.read(8 * 1024 ** 2).decode("utf-8", "replace")
-        found = re.findall(REFERENCE_MARK + r" ([\w.]{1,100})", text)
-        self._report["reference"] = list(dict.fromkeys(found))
+        found = re.findall(REFERENCE_MARK + r" ([\w.]{1,100}) \(([\w-]{1,20})\)", text)
+        self._report["reference"] = [list(x) for x in dict.fromkeys(found)]
         if os.path.getsize(path) >= self._limits.file_bytes:
             self._report["limits"].append(f"the kernel's own output reached the file size "
                                           f"limit ({self._limits.file_bytes >> 20} MiB)")

@@ -206,10 +206,16 @@ def _report_flags(res, places=()):
     for nb, rep in sorted(res.get("reports", {}).items()):
         for label in rep.get("timeouts", []):
             flags.append(f"{label} timed out after {rep.get('timeout_seconds')} s (scored 0)")
-        for item in rep.get("integrity", []):
-            flags.append(f"{item['cell']} scored 0: " + ", ".join(dict.fromkeys(item["reasons"])))
-        for d in rep.get("denied", []):
-            flags.append(f"blocked while grading: {_clean(d, places)}")
+        for name, where in rep.get("reference", []):
+            if where == "graded-call":
+                flags.append(f"called lessonlib's reference {name} while being graded "
+                             f"(that exercise scored 0)")
+            elif where == "notebook":
+                flags.append(f"a cell called lessonlib's reference {name}, which is not "
+                             f"available while this assignment is graded")
+        flags += list(rep.get("limits", []))
+        for why in rep.get("grader_errors", []):
+            flags.append(f"grader error, look at this row: {why}")
     manual = [c["cell"] for c in res.get("cells", []) if c.get("manual")]
     if manual:
         flags.append("needs manual grading: " + ", ".join(manual))
