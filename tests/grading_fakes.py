@@ -19,8 +19,8 @@ What a job does depends on words in the student id:
             ``$LESSONLIB_FAKE_SLEEP`` seconds (default 60)
 ``tamper``  scores 99 per cell and adds a trigger to its gradebook
 ``neg``     scores -1.5 per cell
-``reader``  reports a blocked file access that names its work folder
-``ansi``    reports an integrity finding with ANSI escapes in it
+``reader``  reports a refused file access that names its work folder
+``ansi``    reports a grader error with ANSI escapes in it
 otherwise   full marks.
 """
 
@@ -147,10 +147,9 @@ def grade_student(spec):
                         fh.write(f"{kind} of {nb} for {sid}\n")
             reports = {}
             if "reader" in sid:
-                reports["nb"] = {"denied": [f"open({root}/secret.txt)"]}
+                reports["nb"] = {"limits": [f"open({root}/secret.txt) was refused"]}
             if "ansi" in sid:   # text that came out of a kernel
-                reports["nb"] = {"integrity": [{"cell": "a-test", "reasons": [
-                    "printed \x1b[2J\x1b[31mALL GOOD\x07"]}]}
+                reports["nb"] = {"grader_errors": ["printed \x1b[2J\x1b[31mALL GOOD\x07"]}
             results[a] = {"success": True, "score": score, "max_score": max_score,
                           "reports": reports, "cells": [], "feedback": [],
                           "feedback_withheld": [],

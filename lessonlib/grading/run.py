@@ -404,13 +404,19 @@ def _die_with(parent):
         os._exit(1)
 
 
+def _ignore(signum, frame):
+    pass
+
+
 def _init_worker(parent, close_fds, init):
     """Pool initializer: workers leave Ctrl-C and SIGTERM to the main process, die with it.
 
     ``close_fds``: descriptors a forked worker must not keep (the lock on
     OUT: a worker that outlived the grader would hold it).
     """
-    signal.signal(signal.SIGINT, signal.SIG_IGN)     # the main process stops them
+    # Ctrl-C reaches the whole terminal group: the main process stops the workers. A
+    # handler, not SIG_IGN, which the kernels they start would inherit (and keep)
+    signal.signal(signal.SIGINT, _ignore)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)    # not the main process's handler
     for fd in close_fds:
         with contextlib.suppress(OSError):
@@ -666,9 +672,9 @@ def grade(submissions, out, jobs=1, assignments=None, timeout=None, root=".", ec
         Where progress and the summary go (non-printable characters are
         shown escaped).
     sandbox : bool
-        Run the kernels in the bubblewrap sandbox (checked before anything
-        else runs). Without it every row is flagged ``graded without a
-        sandbox``.
+        Run the kernels in the bubblewrap sandbox (checked once the
+        arguments and the course are, before anything else). Without it
+        every row is flagged ``graded without a sandbox``.
 
     Returns
     -------
