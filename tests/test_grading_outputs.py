@@ -241,6 +241,18 @@ def test_a_lock_left_by_a_killed_run_does_not_block(g, capsys):
     assert leftovers(g) == []                    # and the lock file is removed at the end
 
 
+def test_out_cannot_be_the_course_folder(g, capsys):
+    g.students("ann")
+    db = os.path.join(g.course, "gradebook.db")
+    with open(db, "wb") as fh:
+        fh.write(b"the course's own gradebook")
+    assert main(["--course", g.course, "grade", str(g.subs), "--out", g.course]) == 2
+    assert "is the course folder" in capsys.readouterr().err
+    assert open(db, "rb").read() == b"the course's own gradebook"
+    # negative control: another folder is fine
+    assert main(["--course", g.course, "grade", str(g.subs), "--out", str(g.out)]) == 0
+
+
 def test_runs_one_after_the_other_are_fine(g):
     g.students("ann")
     g.grade()

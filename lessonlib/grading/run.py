@@ -695,6 +695,9 @@ def grade(submissions, out, jobs=1, assignments=None, timeout=None, root=".", ec
     _check_args(submissions, out, jobs, timeout)
     course = Course.load(root)
     wanted = course.select(assignments) if assignments else None
+    if os.path.realpath(out) == os.path.realpath(course.root):
+        raise GradingError(f"--out {out} is the course folder, whose gradebook.db nbgrader "
+                           f"uses; choose another folder.")
     if sandbox:
         _sandbox.check_available()
     run = _Run(course, submissions, out, jobs, timeout, echo, sandbox)
