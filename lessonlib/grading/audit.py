@@ -335,6 +335,27 @@ def _defined_names(source):
         if isinstance(t, ast.Name)}
 
 
+def permitted_names(release):
+    """Reference names an exercise of ``release`` tells the student to build on.
+
+    They come from :data:`lessonlib.grading.references.PERMITTED`, by the
+    checks the release's grade cells call (``conv2d`` in 08's grouped
+    convolution).
+    """
+    from .references import PERMITTED
+    from .verdict import UnsupportedGradeCell, parse_grade_cell
+    names = set()
+    for c in release.get("cells", []):
+        if c.get("cell_type") == "code" and _nbg(c).get("grade"):
+            try:
+                calls = parse_grade_cell(cell_source(c))
+            except UnsupportedGradeCell:
+                continue
+            for call in calls:
+                names |= {k.rsplit(".", 1)[-1] for k in PERMITTED.get(call.check, {})}
+    return names
+
+
 def audit_notebook(nb, release, reference=None):
     """Audit the student-written cells of a submitted notebook.
 
@@ -345,7 +366,8 @@ def audit_notebook(nb, release, reference=None):
     release : dict
         The released notebook the student started from.
     reference : set of str, optional
-        lessonlib's reference names (default: :func:`reference_names`).
+        lessonlib's reference names (default: :func:`reference_names`);
+        those of :func:`permitted_names` are left out.
 
     Returns
     -------
@@ -353,6 +375,7 @@ def audit_notebook(nb, release, reference=None):
         Findings, ``"<cell>: <what>"``, in notebook order.
     """
     reference = reference_names() if reference is None else reference
+    reference = set(reference) - permitted_names(release)
     rel_code = [c for c in release.get("cells", []) if c.get("cell_type") == "code"]
     known = {cell_source(c).strip() for c in rel_code}
     exercises, provided, aliases = set(), set(), {}
