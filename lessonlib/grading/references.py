@@ -104,8 +104,9 @@ GRADED_FAMILIES: dict[str, frozenset[str]] = {
     # Likewise Linear(...).params (layers) and linear_param_count_reference.
     "check_linear_param_count": frozenset({"layers", "checks.basics_layers"}),
     # --------------------------------------------------------------- 04_relu_pooling
-    # activations.relu (and relu_backward(x, x) == relu(x)); layers.ReLU.
-    "check_relu": frozenset({"activations", "layers"}),
+    # activations.relu (and relu_backward(x, x) == relu(x)); layers.ReLU; max pooling
+    # with (1, 2) windows over x stacked with zeros is max(x, 0).
+    "check_relu": frozenset({"activations", "layers"}) | _POOL,
     # pooling, its loop versions, MaxPool2d / AvgPool2d (layers).
     "check_max_pool2d": frozenset({"layers"}) | _POOL,
     # ... and average pooling (count_include_pad) is a depthwise conv2d with a box
@@ -134,14 +135,17 @@ GRADED_FAMILIES: dict[str, frozenset[str]] = {
     "check_cross_entropy_backward": frozenset({"losses", "activations", "layers",
                                                "checks.networks_classifier"}),
     # ------------------------------------------------------------------ 06_backprop
-    # gradcheck.numerical_gradient (and gradcheck); the check's test function carries
-    # its exact gradient (_Smooth.grad, _exact in checks.networks_backprop).
+    # gradcheck.numerical_gradient (and gradcheck); the check's _exact returns the exact
+    # gradient of its test function (checks.networks_backprop; the test function itself,
+    # checks.fixtures.Smooth, must reach the kernel: see NEVER_BLOCKED).
     "check_numerical_gradient": frozenset({"gradcheck", "checks.networks_backprop"}),
     # activations.relu_backward; ReLU.backward (layers).
     "check_relu_backward": frozenset({"activations", "layers"}),
     # linear.linear_backward; Linear.backward; conv2d_backward of 1x1 kernels on
-    # (N, in, 1, 1) returns exactly (dx, dweight, dbias).
-    "check_linear_backward": frozenset({"linear", "layers"}) | _CONV,
+    # (N, in, 1, 1) returns exactly (dx, dweight, dbias); the check's _lin_parts
+    # (checks.networks_backprop) is linear_backward.
+    "check_linear_backward": frozenset({"linear", "layers", "checks.networks_backprop"})
+    | _CONV,
     # pooling.max_pool2d_backward, the loop version, MaxPool2d.backward, and the
     # checks' own pool_backward_loop (checks.networks_util), correct by default.
     "check_max_pool2d_backward": frozenset({"layers", "checks.networks_util"}) | _POOL,
