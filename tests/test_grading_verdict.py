@@ -239,3 +239,12 @@ def test_the_kernel_reports_forbidden_calls_it_made():
     remote = loopback(ns).resolve("convolve1d")
     with pytest.raises(CheckFailed, match="calls numpy.convolve"):
         checks.check_convolve1d(remote)
+
+
+def test_a_numerical_gradient_by_formula_is_refused_through_the_wire():
+    """The test function travels without its gradient; the kernel's call count comes back."""
+    ns = {"np": np}
+    exec("def numerical_gradient(f, x, eps=1e-6):\n    return f.c * np.cos(x) + x", ns)
+    with pytest.raises(CheckFailed, match="never evaluated f"):
+        checks.check_numerical_gradient(loopback(ns).resolve("numerical_gradient"))
+    assert not hasattr(checks.fixtures.Smooth(np.ones(2)), "grad")

@@ -20,7 +20,11 @@ __all__ = ["Smooth", "small_model"]
 
 
 class Smooth:
-    """f(x) = sum(c * sin(x) + 0.5 * x**2) and its exact gradient: a test function.
+    """f(x) = sum(c * sin(x) + 0.5 * x**2), a test function that counts its calls.
+
+    It has no gradient method: the check computes the exact gradient itself
+    (in the grader), and ``calls`` tells it whether the student's
+    ``numerical_gradient`` evaluated ``f`` at all.
 
     Parameters
     ----------
@@ -32,13 +36,11 @@ class Smooth:
 
     def __init__(self, c):
         self.c = c
+        self.calls = 0
 
     def __call__(self, x):
+        self.calls += 1
         return float(np.sum(self.c * np.sin(x) + 0.5 * x ** 2))
-
-    def grad(self, x):
-        """The exact gradient c * cos(x) + x."""
-        return self.c * np.cos(x) + x
 
 
 def small_model(seed):

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
-from ._core import Diagnosis
+from ._core import CheckFailed, Diagnosis
 from .fixtures import Smooth
 from .networks_util import case, pool_backward_loop, randn, ref, run_with_hints
 
@@ -279,7 +281,9 @@ def check_conv2d_backward(student_fn, hidden=False, seed=0):
 
 # ------------------------------------------------------- numerical gradient
 def _exact(f, x, eps=1e-6):
-    return f.grad(np.asarray(x, dtype=np.float64))
+    """The exact gradient of the test function ``f`` (a fixtures.Smooth): c cos(x) + x."""
+    x = np.asarray(x, dtype=np.float64)
+    return f.c * np.cos(x) + x
 
 
 def _one_sided(f, x, eps=1e-6):
@@ -293,6 +297,25 @@ def _one_sided(f, x, eps=1e-6):
         g[i] = (f(x) - fx) / h
         x[i] = old
     return g
+
+
+def _counting_calls(student_fn):
+    """``student_fn``, refusing a result obtained without evaluating ``f`` per entry."""
+    if not callable(student_fn):
+        return student_fn
+
+    @functools.wraps(student_fn)
+    def counted(f, x, *args, **kwargs):
+        before = getattr(f, "calls", 0)
+        out = student_fn(f, x, *args, **kwargs)
+        n = getattr(f, "calls", 0) - before
+        if out is not None and n == 0:
+            raise CheckFailed(
+                f"numerical_gradient never evaluated f: a numerical gradient evaluates f at "
+                f"x + eps and x - eps for each entry ({2 * np.size(x)} calls here), it "
+                f"does not use a formula.")
+        return out
+    return counted
 
 
 def check_numerical_gradient(student_fn, hidden=False, seed=0):
@@ -318,7 +341,7 @@ def check_numerical_gradient(student_fn, hidden=False, seed=0):
                   "You moved every entry at once. Perturb one entry at a time and put it back "
                   "before moving on to the next."),
     ]
-    run_with_hints("numerical_gradient", student_fn, _exact, cases,
+    run_with_hints("numerical_gradient", _counting_calls(student_fn), _exact, cases,
                           [(("changed its input",), "Restore x[i] after each perturbation "
                             "(or work on x.copy()).")],
                           diagnoses=diagnoses, rtol=1e-7, atol=1e-8)

@@ -163,18 +163,8 @@ def _grade_cell_checks(folder, digest):
 
 def _kernel_lessonlib(dest, checks, assignment):
     """Write the ``lessonlib`` a grading kernel of ``assignment`` imports; return its folder."""
+    from .references import build_overlay
     os.makedirs(dest, exist_ok=True)
-    try:
-        from .references import build_overlay
-    except ImportError:   # pragma: no cover - while references is being written
-        src = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-        shutil.copytree(src, os.path.join(dest, "lessonlib"),
-                        ignore=shutil.ignore_patterns("__pycache__", "grading"))
-        os.makedirs(os.path.join(dest, "lessonlib", "grading"))
-        open(os.path.join(dest, "lessonlib", "grading", "__init__.py"), "w").close()
-        shutil.copy(os.path.join(src, "grading", "in_kernel.py"),
-                    os.path.join(dest, "lessonlib", "grading"))
-        return dest
     return build_overlay(dest, checks, assignment)
 
 

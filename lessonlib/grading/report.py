@@ -207,12 +207,9 @@ def _report_flags(res, places=()):
         for label in rep.get("timeouts", []):
             flags.append(f"{label} timed out after {rep.get('timeout_seconds')} s (scored 0)")
         for name, where in rep.get("reference", []):
-            if where == "graded-call":
+            if where == "graded-call":   # a cell of the student's own is no cheat
                 flags.append(f"called lessonlib's reference {name} while being graded "
                              f"(that exercise scored 0)")
-            elif where == "notebook":
-                flags.append(f"a cell called lessonlib's reference {name}, which is not "
-                             f"available while this assignment is graded")
         flags += list(rep.get("limits", []))
         for why in rep.get("grader_errors", []):
             flags.append(f"grader error, look at this row: {why}")

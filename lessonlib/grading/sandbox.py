@@ -185,7 +185,12 @@ def _python_roots():
 
 
 def _hidden_packages():
-    """Installed packages the kernel must not see (a ready-made oracle)."""
+    """Installed packages the kernel must not see: ready-made oracles.
+
+    PyTorch, and the real ``lessonlib`` when it is installed inside the
+    Python installation (a non-editable install): the kernel imports its own
+    copy (:mod:`lessonlib.grading.references`) and must not reach this one.
+    """
     out = []
     for key in ("purelib", "platlib"):
         site = sysconfig.get_paths().get(key)
@@ -193,6 +198,9 @@ def _hidden_packages():
             path = os.path.join(site or "", name)
             if site and os.path.isdir(path) and path not in out:
                 out.append(path)
+    real = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    if any(real.startswith(root + os.sep) for root in _python_roots()) and real not in out:
+        out.append(real)
     return out
 
 

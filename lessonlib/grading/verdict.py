@@ -191,6 +191,8 @@ def _copy_back(before, after):
     elif isinstance(before, list) and isinstance(after, list) and len(before) == len(after):
         for b, a in zip(before, after):
             _copy_back(b, a)
+    elif type(before) is type(after) and getattr(type(before), "__lessonlib_wire__", False):
+        before.__dict__.update(after.__dict__)   # a check's fixture, e.g. its call count
 
 
 def _student_exception(err):
