@@ -16,7 +16,10 @@ notebook that later rebinds ``np.allclose`` does not change a verdict.
 
 from __future__ import annotations
 
+import contextlib
 import copy
+import inspect
+import sys
 import traceback
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -26,7 +29,7 @@ import numpy as np
 from .._validation import tolerances
 
 __all__ = ["CheckFailed", "ForbiddenCall", "Case", "Diagnosis", "run_cases", "compare", "passed",
-           "crash_line"]
+           "crash_line", "recording_calls"]
 
 # Bound once: a student rebinding np.allclose & co. does not change verdicts.
 _isclose = np.isclose
@@ -53,6 +56,45 @@ class ForbiddenCall(Exception):
     def __init__(self, labels):
         super().__init__(", ".join(labels))
         self.labels = list(labels)
+
+
+@contextlib.contextmanager
+def recording_calls(targets, hits):
+    """Append to ``hits`` the label of each function of ``targets`` called in the block.
+
+    Parameters
+    ----------
+    targets : dict of str to callable
+        Label -> function (Python or built-in; None entries are ignored).
+    hits : list
+        Where the labels of the calls go, in call order.
+    """
+    codes, builtins = {}, {}
+    for label, f in targets.items():
+        if f is None:
+            continue
+        target = inspect.unwrap(getattr(f, "_implementation", f))
+        code = getattr(target, "__code__", None)
+        if code is not None:
+            codes[code] = label
+        else:
+            builtins[id(f)] = label
+    if not codes and not builtins:
+        yield
+        return
+
+    def hook(frame, event, arg):
+        if event == "call" and frame.f_code in codes:
+            hits.append(codes[frame.f_code])
+        elif event == "c_call" and id(arg) in builtins:
+            hits.append(builtins[id(arg)])
+
+    previous = sys.getprofile()
+    sys.setprofile(hook)
+    try:
+        yield
+    finally:
+        sys.setprofile(previous)
 
 
 def _is_notebook_frame(filename):

@@ -13,7 +13,6 @@
 from __future__ import annotations
 
 import functools
-import inspect
 import numbers
 import sys
 from dataclasses import dataclass
@@ -22,7 +21,7 @@ from typing import Callable
 import numpy as np
 
 from .. import conv as _conv
-from ._core import CheckFailed, ForbiddenCall, crash_line, run_cases
+from ._core import CheckFailed, ForbiddenCall, crash_line, recording_calls, run_cases
 
 __all__: list[str] = []
 
@@ -71,19 +70,13 @@ def _label(f):
     return f"{mod}.{name}".lstrip(".")
 
 
-def _forbidden_code(functions):
-    """Map code objects (and builtins) of ``functions`` to their display names."""
-    codes, builtins = {}, {}
+def _forbidden_labels(functions):
+    """Display name -> function, for :func:`~lessonlib.checks._core.recording_calls`."""
+    out = {}
     for f in functions:
         label = f"{getattr(f, '__module__', '') or ''}.{getattr(f, '__name__', repr(f))}"
-        label = label.replace("numpy._core.numeric", "numpy").lstrip(".")
-        target = inspect.unwrap(getattr(f, "_implementation", f))
-        code = getattr(target, "__code__", None)
-        if code is not None:
-            codes[code] = label
-        else:
-            builtins[id(f)] = label
-    return codes, builtins
+        out[label.replace("numpy._core.numeric", "numpy").lstrip(".")] = f
+    return out
 
 
 _SIZE_ERRORS = ("cannot be interpreted as an integer", "slice indices must be integers",
@@ -103,22 +96,14 @@ def guard(student_fn, name, forbidden=(), post=None):
         return student_fn  # run_cases reports it
     if hasattr(student_fn, "forbidding"):   # runs in the student's kernel: it watches there
         student_fn = student_fn.forbidding([_label(f) for f in forbidden])
-    codes, builtins = _forbidden_code(forbidden)
+    targets = _forbidden_labels(forbidden)
 
     @functools.wraps(student_fn)
     def guarded(*args, **kwargs):
         hits = []
-
-        def hook(frame, event, arg):
-            if event == "call" and frame.f_code in codes:
-                hits.append(codes[frame.f_code])
-            elif event == "c_call" and id(arg) in builtins:
-                hits.append(builtins[id(arg)])
-
-        previous = sys.getprofile()
-        sys.setprofile(hook)
         try:
-            out = student_fn(*args, **kwargs)
+            with recording_calls(targets, hits):
+                out = student_fn(*args, **kwargs)
         except ForbiddenCall as exc:
             hits.extend(exc.labels)
             out = None
@@ -129,8 +114,6 @@ def guard(student_fn, name, forbidden=(), post=None):
                 f"{name} raised TypeError: {exc}{crash_line(exc)}. A size or an index is a "
                 f"float: sizes computed with / are floats, use // (floor division) instead."
             ) from None
-        finally:
-            sys.setprofile(previous)
         if hits:
             raise CheckFailed(
                 f"{name} calls {hits[0]}, which computes the very thing the exercise asks "

@@ -297,33 +297,10 @@ def _resolve_name(label):
     return None
 
 
-@contextlib.contextmanager
 def _watching(labels, hits):
-    """Record calls to the functions named ``labels`` while the block runs."""
-    codes, builtins = {}, {}
-    for label in labels:
-        obj = _resolve_name(label)
-        target = getattr(obj, "__wrapped__", obj)
-        code = getattr(target, "__code__", None)
-        if code is not None:
-            codes[code] = label
-        elif obj is not None:
-            builtins[id(obj)] = label
-    if not codes and not builtins:
-        yield
-        return
-
-    def hook(frame, event, arg):
-        if event == "call" and frame.f_code in codes:
-            hits.append(codes[frame.f_code])
-        elif event == "c_call" and id(arg) in builtins:
-            hits.append(builtins[id(arg)])
-    previous = sys.getprofile()
-    sys.setprofile(hook)
-    try:
-        yield
-    finally:
-        sys.setprofile(previous)
+    """Record calls to the functions named ``labels`` (dotted) while the block runs."""
+    from ..checks._core import recording_calls
+    return recording_calls({label: _resolve_name(label) for label in labels}, hits)
 
 
 class _Capped(io.TextIOBase):
