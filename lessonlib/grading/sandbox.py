@@ -40,6 +40,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import subprocess
 import sys
 import sysconfig
 import tempfile
@@ -90,9 +91,30 @@ def find_bwrap():
 
 
 def check_available():
-    """Raise :class:`SandboxUnavailable` unless a sandbox can be made here."""
-    if find_bwrap() is None:
+    """Raise :class:`SandboxUnavailable` unless a sandbox can be made here.
+
+    Besides finding ``bwrap``, starts one empty sandbox with the namespaces
+    grading uses: a machine (or a container) that forbids user namespaces
+    is told so here, not by every student's kernel failing to start.
+    """
+    bwrap = find_bwrap()
+    if bwrap is None:
         raise SandboxUnavailable(f"bubblewrap (bwrap) is not installed: {INSTALL_HINT}.")
+    try:
+        proc = subprocess.run([bwrap, "--unshare-all", "--die-with-parent", "--uid", str(_UID),
+                               "--gid", str(_UID), "--ro-bind", "/", "/", "--proc", "/proc",
+                               "--dev", "/dev", "true"], capture_output=True, text=True,
+                              timeout=30)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise SandboxUnavailable(f"bubblewrap ({bwrap}) could not be run ({exc}); "
+                                 f"{INSTALL_HINT}.") from None
+    if proc.returncode != 0:
+        why = (proc.stderr or proc.stdout).strip().splitlines()
+        raise SandboxUnavailable(
+            f"bubblewrap ({bwrap}) cannot make a sandbox on this machine "
+            f"({why[-1] if why else f'exit status {proc.returncode}'}); it needs user "
+            f"namespaces (in a container, allow them), or pass --no-sandbox to grade without "
+            f"isolation (every row is then flagged).")
 
 
 @dataclass
@@ -295,8 +317,15 @@ class Sandbox:
         return any("/pids/" in c for c in self.cgroups)
 
     def seal(self):
-        """Make the socket folder read-only for the kernel (after it bound its sockets)."""
-        os.chown(self.ipc_dir, _UID, _UID)   # the kernel is not its owner any more
+        """Make the socket folder read-only for the kernel (after it bound its sockets).
+
+        As root, the folder is given to a user the sandbox does not map, so the
+        kernel cannot make it writable again; otherwise only its mode changes.
+        """
+        try:
+            os.chown(self.ipc_dir, _UID, _UID)
+        except OSError:
+            pass
         os.chmod(self.ipc_dir, 0o555)
 
     def _counter(self, fname, key=None):
