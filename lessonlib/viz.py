@@ -27,9 +27,30 @@ __all__ = [
     "show_images", "show_values", "plot_correlation_step", "plot_signals",
     "plot_connectivity", "plot_sliding_window", "sliding_window_explorer",
     "plot_coverage", "plot_pooling", "plot_activation", "plot_bars", "plot_curves",
+    "SIGNED_CMAP", "signed_limits", "add_colorbar",
 ]
 
 _WINDOW_COLORS = ["tab:orange", "tab:blue", "tab:green", "tab:purple"]
+
+#: The one colour map of every signed array (feature maps, kernels): blue
+#: below 0, white at 0, red above, always with limits ``-m, m``.
+SIGNED_CMAP = "RdBu_r"
+
+
+def signed_limits(a):
+    """Symmetric colour limits ``(-m, m)`` for a signed array: 0 is white."""
+    m = float(np.nanmax(np.abs(np.asarray(a, dtype=float)))) if np.size(a) else 0.0
+    m = m if np.isfinite(m) and m > 0 else 1.0
+    return -m, m
+
+
+def add_colorbar(mappable, ax, label=None):
+    """A slim colour bar beside ``ax`` (it takes its room from ``ax``)."""
+    cb = ax.figure.colorbar(mappable, ax=ax, fraction=0.046, pad=0.03)
+    cb.ax.tick_params(labelsize=8)
+    if label:
+        cb.set_label(label, fontsize=9)
+    return cb
 
 
 def _grid(n, size):
@@ -52,9 +73,9 @@ def show_images(images, titles=None, cmap="gray", size=3.0, signed=None, ncols=N
     size : float, default 3.0
         Width of one panel in inches.
     signed : bool or sequence of bool, optional
-        Draw with a diverging map centred on 0 (blue < 0 < red): the right
-        picture of a feature map whose sign matters. Default: True for
-        arrays holding negative values.
+        Draw with a diverging map centred on 0 (blue < 0 < red, white at 0,
+        a colour bar beside the panel): the right picture of a feature map
+        whose sign matters. Default: True for arrays holding negative values.
     ncols : int, optional
         Panels per row (default: all in one row).
     suptitle : str, optional
@@ -85,7 +106,8 @@ def show_images(images, titles=None, cmap="gray", size=3.0, signed=None, ncols=N
         is_signed = bool(im.min() < 0) if signs[k] is None else signs[k]
         if is_signed:
             v = top or float(np.abs(im).max()) or 1.0
-            ax.imshow(im, cmap="RdBu_r", vmin=-v, vmax=v, interpolation="nearest")
+            shown = ax.imshow(im, cmap=SIGNED_CMAP, vmin=-v, vmax=v, interpolation="nearest")
+            add_colorbar(shown, ax)
         else:
             ax.imshow(im, cmap=cmaps[k], vmin=low, vmax=top, interpolation="nearest")
         if titles is not None:
@@ -97,7 +119,8 @@ def show_images(images, titles=None, cmap="gray", size=3.0, signed=None, ncols=N
 
 
 def show_values(a, ax=None, title=None, fmt="{:g}", cmap="Greys", highlight=None,
-                color="tab:orange", vmin=None, vmax=None, fontsize=11):
+                color="tab:orange", vmin=None, vmax=None, fontsize=11, signed=False,
+                colorbar=False):
     """Draw a small 2-D array as a grid of shaded cells with their values.
 
     Parameters
@@ -114,16 +137,24 @@ def show_values(a, ax=None, title=None, fmt="{:g}", cmap="Greys", highlight=None
         Colour of the outline.
     vmin, vmax : float, optional
         Colour scale limits.
+    signed : bool, default False
+        A signed array: the diverging map with white at 0 and limits
+        ``-m, m`` (overrides ``cmap``, ``vmin`` and ``vmax``).
+    colorbar : bool, default False
+        Draw a colour bar beside the grid.
 
     Returns
     -------
     matplotlib.figure.Figure
     """
     a = np.asarray(a, dtype=float)
+    if signed:
+        cmap = SIGNED_CMAP
+        vmin, vmax = signed_limits(a)
     if ax is None:
         fig, ax = plt.subplots(figsize=(0.55 * a.shape[1] + 0.6, 0.55 * a.shape[0] + 0.6))
     fig = ax.figure
-    ax.imshow(a, cmap=cmap, vmin=vmin, vmax=vmax)
+    shown = ax.imshow(a, cmap=cmap, vmin=vmin, vmax=vmax)
     lo = a.min() if vmin is None else vmin
     hi = a.max() if vmax is None else vmax
     colors = plt.get_cmap(cmap)
@@ -142,7 +173,10 @@ def show_values(a, ax=None, title=None, fmt="{:g}", cmap="Greys", highlight=None
                                linewidth=3.5))
     if title:
         ax.set_title(title, fontsize=12)
+    if colorbar:
+        add_colorbar(shown, ax)
     return fig
+
 
 
 def plot_correlation_step(image, kernel, feature_map, row, col, fmt="{:g}"):
@@ -170,9 +204,8 @@ def plot_correlation_step(image, kernel, feature_map, row, col, fmt="{:g}"):
                              gridspec_kw={"width_ratios": [image.shape[1], kw + 1.5,
                                                            feature_map.shape[1] + 0.5]})
     show_values(image, axes[0], "input", fmt, highlight=(row, col, kh, kw))
-    show_values(kernel, axes[1], "kernel (filter)", fmt, cmap="RdBu_r",
-                vmin=-np.abs(kernel).max(), vmax=np.abs(kernel).max())
-    show_values(feature_map, axes[2], "feature map", fmt, cmap="Blues",
+    show_values(kernel, axes[1], "kernel (filter)", fmt, signed=True, colorbar=True)
+    show_values(feature_map, axes[2], "feature map", fmt, signed=True, colorbar=True,
                 highlight=(row, col, 1, 1))
     fig.suptitle(f"output[{row}, {col}] = sum of window * kernel = "
                  f"{float((window * kernel).sum()):g}", fontsize=12)

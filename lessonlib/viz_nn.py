@@ -13,7 +13,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.patches import Rectangle
 
-from .viz import show_values
+from .viz import SIGNED_CMAP, show_values, signed_limits
 
 __all__ = [
     "plot_flatten", "plot_probabilities", "plot_grid_values", "plot_pool_gradient",
@@ -156,9 +156,14 @@ def plot_digits(images, labels=None, predictions=None, ncols=10, size=1.1, title
     if images.ndim == 4:
         images = images[:, 0]
     n = len(images)
+    ncols = max(1, min(ncols, n))
     nrows = max(1, int(np.ceil(n / ncols)))
-    fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, 1.25 * size * nrows),
-                             squeeze=False)
+    titled = labels is not None
+    # Room for each panel's title and the figure's title; constrained layout
+    # keeps them off the images, however small the panels are.
+    height = size * nrows * (1.35 if titled else 1.0) + (0.45 if title else 0.0)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(max(size * ncols, 1.6), height),
+                             squeeze=False, layout="constrained")
     for k, ax in enumerate(axes.ravel()):
         ax.axis("off")
         if k >= n:
@@ -166,33 +171,36 @@ def plot_digits(images, labels=None, predictions=None, ncols=10, size=1.1, title
         ax.imshow(images[k], cmap="gray_r", vmin=0, vmax=1)
         if labels is not None and predictions is not None:
             ok = labels[k] == predictions[k]
-            ax.set_title(f"{labels[k]} -> {predictions[k]}", fontsize=10,
+            ax.set_title(f"{labels[k]} -> {predictions[k]}", fontsize=9, pad=2,
                          color="black" if ok else "tab:red")
         elif labels is not None:
-            ax.set_title(str(labels[k]), fontsize=10)
+            ax.set_title(str(labels[k]), fontsize=9, pad=2)
     if title:
-        fig.suptitle(title, fontsize=12)
-    fig.tight_layout()
+        fig.suptitle(title, fontsize=11)
     return fig
 
 
 def plot_history(history):
-    """Training loss and train/test accuracy per epoch.
+    """Training loss and train/validation accuracy per epoch.
 
     Parameters
     ----------
     history : dict
         ``"loss"`` (one value per epoch, or per step), ``"train_acc"`` and
-        ``"test_acc"`` (one value per epoch).
+        ``"val_acc"`` (one value per epoch). A ``"test_acc"`` curve is drawn
+        too when given (:func:`lessonlib.train.train_digits_cnn` records
+        one); a notebook measures the test set once, after training.
     """
     fig, (a1, a2) = plt.subplots(1, 2, figsize=(11, 3.6))
     loss = np.asarray(history["loss"], float)
+    per_epoch = max((len(history.get(k, [])) for k in ("train_acc", "val_acc", "test_acc")),
+                    default=0)
     a1.plot(np.arange(1, len(loss) + 1), loss, color="tab:blue")
     a1.set_yscale("log")
-    a1.set_xlabel("epoch" if len(loss) == len(history.get("test_acc", [])) else "step")
+    a1.set_xlabel("epoch" if len(loss) == per_epoch else "step")
     a1.set_ylabel("cross-entropy loss")
     a1.set_title("training loss")
-    for key, name in (("train_acc", "train"), ("test_acc", "test")):
+    for key, name in (("train_acc", "train"), ("val_acc", "validation"), ("test_acc", "test")):
         if key in history and len(history[key]):
             acc = 100 * np.asarray(history[key], float)
             a2.plot(np.arange(1, len(acc) + 1), acc, "o-", markersize=3, label=name)
@@ -217,17 +225,16 @@ def plot_filters(weight, ncols=8, size=1.2, title=None):
     weight = np.asarray(weight)[:, 0]
     n = len(weight)
     nrows = int(np.ceil(n / ncols))
-    lim = np.abs(weight).max()
-    fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, size * nrows + 0.4),
-                             squeeze=False)
+    lo, hi = signed_limits(weight)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, size * nrows + 0.5),
+                             squeeze=False, layout="constrained")
     for k, ax in enumerate(axes.ravel()):
         ax.axis("off")
         if k < n:
-            ax.imshow(weight[k], cmap="RdBu_r", vmin=-lim, vmax=lim)
+            ax.imshow(weight[k], cmap=SIGNED_CMAP, vmin=lo, vmax=hi)
             ax.set_title(f"filter {k}", fontsize=9)
     if title:
         fig.suptitle(title, fontsize=12)
-    fig.tight_layout()
     return fig
 
 
@@ -241,16 +248,15 @@ def plot_feature_maps(maps, ncols=8, size=1.2, title=None, cmap="viridis"):
     maps = np.asarray(maps)
     n = len(maps)
     nrows = int(np.ceil(n / ncols))
-    fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, size * nrows + 0.4),
-                             squeeze=False)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, 1.2 * size * nrows + 0.4),
+                             squeeze=False, layout="constrained")
     for k, ax in enumerate(axes.ravel()):
         ax.axis("off")
         if k < n:
             ax.imshow(maps[k], cmap=cmap)
-            ax.set_title(str(k), fontsize=9)
+            ax.set_title(str(k), fontsize=9, pad=2)
     if title:
         fig.suptitle(title, fontsize=12)
-    fig.tight_layout()
     return fig
 
 
@@ -267,19 +273,19 @@ def plot_misclassified(images, labels, predictions, probs=None, max_images=12):
     wrong = np.flatnonzero(np.asarray(labels) != np.asarray(predictions))[:max_images]
     ncols = min(6, max(1, len(wrong)))
     nrows = max(1, int(np.ceil(len(wrong) / ncols)))
-    fig, axes = plt.subplots(nrows, ncols, figsize=(1.7 * ncols, 1.95 * nrows), squeeze=False)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(1.7 * ncols, 2.0 * nrows + 0.4),
+                             squeeze=False, layout="constrained")
     for ax in axes.ravel():
         ax.axis("off")
     for ax, k in zip(axes.ravel(), wrong):
         ax.imshow(np.asarray(images)[k, 0], cmap="gray_r", vmin=0, vmax=1)
         conf = f" ({100 * probs[k, predictions[k]]:.0f}%)" if probs is not None else ""
-        ax.set_title(f"{labels[k]} \u2192 {predictions[k]}{conf}", fontsize=11,
+        ax.set_title(f"{labels[k]} \u2192 {predictions[k]}{conf}", fontsize=10, pad=3,
                      color="tab:red")
     if not len(wrong):
         axes[0, 0].text(0.5, 0.5, "no mistakes", ha="center", va="center")
     fig.suptitle(f"{len(wrong)} misclassified digit(s): true \u2192 predicted (confidence)",
                  fontsize=12)
-    fig.tight_layout()
     return fig
 
 
