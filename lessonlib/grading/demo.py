@@ -282,7 +282,9 @@ try:
             fh.write(b'x' * 2 ** 20)
 except OSError as exc:
     print('no disk for that:', exc)
-print('y' * (20 * 2 ** 20))               # 20 MB of output"""
+print('y' * (20 * 2 ** 20))               # 20 MB of output
+from IPython.display import display       # one 100 MB message: over the grader's cap
+display({'text/plain': 'z' * (100 * 2 ** 20)}, raw=True)"""
 
 _FORK = """
 import os, time

@@ -31,6 +31,7 @@ import shutil
 import tempfile
 import time
 
+import zmq
 from jupyter_client.manager import AsyncKernelManager
 from jupyter_core.utils import run_sync
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
@@ -48,6 +49,8 @@ __all__ = ["SandboxedExecute", "SandboxKernelManager", "HideHiddenTests",
 
 _BEGIN_HIDDEN = "### BEGIN HIDDEN TESTS"
 _END_HIDDEN = "### END HIDDEN TESTS"
+#: Largest message the grader accepts from a kernel (bytes).
+_MAX_MESSAGE = 64 * 1024 * 1024
 #: What a blocked reference writes to the kernel's stderr when called.
 REFERENCE_MARK = "LESSONLIB-REFERENCE-CALLED"
 
@@ -108,6 +111,9 @@ class SandboxedExecute(Execute):
         km = super().create_kernel_manager()
         # interrupt through the control channel: a signal would reach bwrap, not the kernel
         km.kernel_spec.interrupt_mode = "message"
+        # a message bigger than this (from a hostile kernel) drops the connection instead
+        # of filling the grader's memory; the manager's context makes the client's sockets
+        km.context.setsockopt(zmq.MAXMSGSIZE, _MAX_MESSAGE)
         if self.sandbox:
             km.sandbox = self._box
             km.transport = "ipc"
