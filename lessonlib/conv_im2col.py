@@ -41,6 +41,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ._threads import limited
+
 __all__: list[str] = []
 
 #: Size of the im2col columns built at once (bytes).
@@ -193,6 +195,7 @@ def channel_sum(y):
     return np.einsum("ncp->c", y.reshape(n, c, h * w))    # faster than y.sum(axis=(0, 2, 3))
 
 
+@limited    # one BLAS thread for these small products: lessonlib/_threads.py
 def forward(x, weight, plan, groups, bias=None):
     """The convolution ``(N, C_out, Ho, Wo)`` of ``x (N, C_in, H, W)`` with ``weight``.
 
@@ -212,6 +215,7 @@ def forward(x, weight, plan, groups, bias=None):
     return out
 
 
+@limited
 def backward(dout, weight, plan, groups, x=None, x_shape=None, need_dx=True):
     """Gradients of :func:`forward`: ``(dx, dweight)`` from ``dout (N, C_out, Ho, Wo)``.
 

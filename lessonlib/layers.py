@@ -28,6 +28,7 @@ import numpy as np
 
 from ._validation import as_float_array, check_int
 from .activations import relu, relu_backward
+from ._threads import limited    # one BLAS thread inside lessonlib's calls
 from .layers_base import Module
 from .layers_conv import Conv2d, ConvTranspose2d
 from .linear import linear, linear_backward
@@ -164,6 +165,7 @@ class Linear(Module):
         self._init_params((self.out_features, self.in_features), self.in_features, bias,
                           self.out_features, rng, dtype)
 
+    @limited
     def forward(self, x):
         """``x`` (N, in_features) -> (N, out_features)."""
         x = as_float_array(x, "x")
@@ -175,6 +177,7 @@ class Linear(Module):
         self._cache = x
         return linear(x, self.weight, self.bias)
 
+    @limited
     def backward(self, dout):
         """``dout`` (N, out_features) -> ``dx`` (N, in_features); fills ``grads``."""
         dx, dw, db = linear_backward(dout, self._cached(), self.weight)
@@ -237,12 +240,14 @@ class Sequential(Module):
     def __iter__(self):
         return iter(self.layers)
 
+    @limited
     def forward(self, x):
         """Run ``x`` through every layer in order."""
         for layer in self.layers:
             x = layer(x)
         return x
 
+    @limited
     def backward(self, dout):
         """Run ``dout`` back through every layer in reverse; return ``dx``."""
         for layer in reversed(self.layers):

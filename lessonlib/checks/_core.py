@@ -26,6 +26,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from .._threads import limited
 from .._validation import tolerances
 
 __all__ = ["CheckFailed", "ForbiddenCall", "Case", "Diagnosis", "run_cases", "compare", "passed",
@@ -277,6 +278,7 @@ def _inputs_pairs(case, args, kwargs):
         yield b, kwargs[k], k
 
 
+@limited    # one BLAS thread while checking (lessonlib/_threads.py)
 def run_cases(name, student_fn, reference_fn, cases, diagnoses=(), shape_hint=None,
               outputs=None, rtol=None, atol=None, quiet=False):
     """Run ``student_fn`` and ``reference_fn`` on every case and compare.

@@ -16,11 +16,11 @@ about 98 % test accuracy in a few seconds. From a shell::
 from __future__ import annotations
 
 import argparse
-import contextlib
 import time
 
 import numpy as np
 
+from .._threads import blas_limit
 from .._validation import as_float_array, check_int
 from ..data import load_digits
 from ..layers import Conv2d, CrossEntropyLoss, Flatten, Linear, MaxPool2d, ReLU, Sequential
@@ -105,14 +105,11 @@ def evaluate(model, X, y, batch_size=256):
 
 
 def _blas_threads(n):
-    """Limit the BLAS thread pool to ``n`` threads inside a ``with`` block (None: no limit)."""
-    if n is None:
-        return contextlib.nullcontext()
-    try:
-        from threadpoolctl import threadpool_limits  # installed with scikit-learn
-    except ImportError:  # pragma: no cover - scikit-learn is a dependency
-        return contextlib.nullcontext()
-    return threadpool_limits(limits=n, user_api="blas")
+    """Limit the BLAS thread pool to ``n`` threads inside a ``with`` block (None: no limit).
+
+    The same mechanism as every lessonlib call (:mod:`lessonlib._threads`).
+    """
+    return blas_limit(n)
 
 
 def train_digits_cnn(epochs=30, batch_size=32, lr=DEFAULT_LR, momentum=0.9, seed=0,
@@ -139,7 +136,8 @@ def train_digits_cnn(epochs=30, batch_size=32, lr=DEFAULT_LR, momentum=0.9, seed
         Threads of the BLAS library while training (None: leave it alone).
         This network's matrix products are too small to gain from several
         threads, and on a busy machine BLAS threads that wait for each
-        other made training 5 to 8 times slower in our measurements.
+        other made training 5 to 10 times slower in our measurements
+        (``benchmarks/threads.py``; the policy: :mod:`lessonlib._threads`).
 
     Returns
     -------
