@@ -13,16 +13,20 @@ import numpy as np
 import pytest
 
 import lessonlib
-import torch
-import torch.nn.functional as F
-
 from lessonlib.checks import CheckFailed
 from lessonlib.checks import networks as N
 
-torch.set_default_dtype(torch.float64)
+import test_checks_pool as P   # the same functions in plain NumPy
+
+try:  # PyTorch is optional: without it only the comparison with PyTorch is skipped
+    import torch
+    import torch.nn.functional as F
+except ImportError:
+    torch = F = None
 
 
 def t(a, grad=False):
+    torch.set_default_dtype(torch.float64)
     out = torch.tensor(np.asarray(a, dtype=np.float64))
     return out.requires_grad_(grad)
 
@@ -32,27 +36,27 @@ def np_(tensor):
 
 
 # ------------------------------------------------------------ correct work
-def ok_flatten(x):
+def torch_flatten(x):
     return np_(torch.flatten(t(x), 1))
 
 
-def ok_linear(x, weight, bias=None):
+def torch_linear(x, weight, bias=None):
     return np_(F.linear(t(x), t(weight), None if bias is None else t(bias)))
 
 
-def ok_softmax(z, axis=-1):
+def torch_softmax(z, axis=-1):
     return np_(F.softmax(t(z), dim=axis))
 
 
-def ok_log_softmax(z, axis=-1):
+def torch_log_softmax(z, axis=-1):
     return np_(F.log_softmax(t(z), dim=axis))
 
 
-def ok_cross_entropy(logits, targets):
+def torch_cross_entropy(logits, targets):
     return F.cross_entropy(t(logits), torch.as_tensor(np.asarray(targets))).item()
 
 
-def ok_cross_entropy_backward(logits, targets):
+def torch_cross_entropy_backward(logits, targets):
     z = t(logits, True)
     F.cross_entropy(z, torch.as_tensor(np.asarray(targets))).backward()
     return np_(z.grad)
@@ -64,25 +68,25 @@ def _vjp(fn, dout, *inputs):
     return [np_(leaf.grad) for leaf in leaves]
 
 
-def ok_relu_backward(dout, x):
+def torch_relu_backward(dout, x):
     return _vjp(F.relu, dout, x)[0]
 
 
-def ok_linear_backward(dout, x, weight):
+def torch_linear_backward(dout, x, weight):
     x_, w_, b_ = t(x, True), t(weight, True), torch.zeros(weight.shape[0], requires_grad=True)
     F.linear(x_, w_, b_).backward(t(dout))
     return np_(x_.grad), np_(w_.grad), np_(b_.grad)
 
 
-def ok_max_pool2d_backward(dout, x, kernel_size, stride=None, padding=0):
+def torch_max_pool2d_backward(dout, x, kernel_size, stride=None, padding=0):
     return _vjp(lambda a: F.max_pool2d(a, kernel_size, stride, padding), dout, x)[0]
 
 
-def ok_avg_pool2d_backward(dout, x, kernel_size, stride=None, padding=0):
+def torch_avg_pool2d_backward(dout, x, kernel_size, stride=None, padding=0):
     return _vjp(lambda a: F.avg_pool2d(a, kernel_size, stride, padding), dout, x)[0]
 
 
-def ok_conv2d_backward(dout, x, weight, stride=1, padding=0):
+def torch_conv2d_backward(dout, x, weight, stride=1, padding=0):
     x_, w_ = t(x, True), t(weight, True)
     b_ = torch.zeros(weight.shape[0], requires_grad=True)
     F.conv2d(x_, w_, b_, stride=stride, padding=padding).backward(t(dout))
@@ -100,7 +104,7 @@ def ok_numerical_gradient(f, x, eps=1e-6):
     return g
 
 
-def ok_conv_param_count(in_channels, out_channels, kernel_size, groups=1, bias=True):
+def torch_conv_param_count(in_channels, out_channels, kernel_size, groups=1, bias=True):
     layer = torch.nn.Conv2d(in_channels, out_channels, kernel_size, groups=groups, bias=bias)
     return sum(p.numel() for p in layer.parameters())
 
@@ -115,12 +119,12 @@ def ok_receptive_field(kernel_sizes, dilations=None, strides=None):
     return r
 
 
-def ok_grouped_conv2d(x, weight, bias=None, stride=1, padding=0, groups=1):
+def torch_grouped_conv2d(x, weight, bias=None, stride=1, padding=0, groups=1):
     b = None if bias is None else t(bias)
     return np_(F.conv2d(t(x), t(weight), b, stride=stride, padding=padding, groups=groups))
 
 
-def ok_depthwise_separable_conv2d(x, depthwise_weight, pointwise_weight, depthwise_bias=None,
+def torch_depthwise_separable_conv2d(x, depthwise_weight, pointwise_weight, depthwise_bias=None,
                                   pointwise_bias=None, stride=1, padding=0):
     db = None if depthwise_bias is None else t(depthwise_bias)
     pb = None if pointwise_bias is None else t(pointwise_bias)
@@ -129,11 +133,24 @@ def ok_depthwise_separable_conv2d(x, depthwise_weight, pointwise_weight, depthwi
     return np_(F.conv2d(h, t(pointwise_weight), pb))
 
 
-def ok_conv_transpose2d(x, weight, bias=None, stride=1, padding=0, output_padding=0):
+def torch_conv_transpose2d(x, weight, bias=None, stride=1, padding=0, output_padding=0):
     b = None if bias is None else t(bias)
     return np_(F.conv_transpose2d(t(x), t(weight), b, stride=stride, padding=padding,
                                   output_padding=output_padding))
 
+
+#: PyTorch's results (autograd), compared with the NumPy implementations when torch is there.
+TORCH = {n: globals()[f"torch_{n}"] for n in ['flatten', 'linear', 'softmax', 'log_softmax', 'cross_entropy', 'cross_entropy_backward', 'relu_backward', 'linear_backward', 'max_pool2d_backward', 'avg_pool2d_backward', 'conv2d_backward', 'conv_param_count', 'grouped_conv2d', 'depthwise_separable_conv2d', 'conv_transpose2d']}
+
+ok_flatten, ok_linear, ok_softmax, ok_log_softmax = P.flatten, P.linear, P.softmax, P.log_softmax
+ok_cross_entropy, ok_cross_entropy_backward = P.cross_entropy, P.cross_entropy_backward
+ok_relu_backward, ok_linear_backward = P.relu_backward, P.linear_backward
+ok_max_pool2d_backward, ok_avg_pool2d_backward = P.CORRECT["max_pool2d_backward"], \
+    P.CORRECT["avg_pool2d_backward"]
+ok_conv2d_backward = P.CORRECT["conv2d_backward"]
+ok_conv_param_count, ok_grouped_conv2d = P.conv_param_count, P.grouped_conv2d
+ok_depthwise_separable_conv2d, ok_conv_transpose2d = P.depthwise_separable_conv2d, \
+    P.conv_transpose2d
 
 CORRECT = {
     "flatten": ok_flatten,
@@ -584,6 +601,15 @@ def cases_passed(name, fn, hidden, capsys):
 @pytest.mark.parametrize("hidden", [False, True])
 def test_correct_implementation_passes(name, hidden, capsys):
     assert cases_passed(name, CORRECT[name], hidden, capsys) >= 1
+
+
+@pytest.mark.parametrize("name", sorted(TORCH))
+@pytest.mark.parametrize("hidden", [False, True])
+def test_pytorch_s_results_pass_too(name, hidden, capsys):
+    """The NumPy implementations above agree with PyTorch: so does the reference."""
+    if torch is None:
+        pytest.skip("PyTorch is not installed")
+    assert cases_passed(name, TORCH[name], hidden, capsys) >= 1
 
 
 @pytest.mark.parametrize("name", sorted(CORRECT))
