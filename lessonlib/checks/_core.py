@@ -8,7 +8,12 @@ subtraction ...). When the student's output matches one of them, the
 message names that mistake.
 
 A failed check raises :class:`CheckFailed` (an ``AssertionError``), which
-is what nbgrader counts as a failed test cell.
+is what nbgrader counts as a failed test cell. In a notebook it shows as
+the diagnosis alone, first, wrapped to :data:`WIDTH` columns, without the
+traceback through lessonlib's internals (IPython asks the exception for
+its lines: :meth:`CheckFailed._render_traceback_`, see :func:`render`).
+Those lines are also what nbgrader's Validate dialog and feedback HTML
+show: both print the error output's ``traceback``.
 
 The NumPy functions used to compare are bound here at import time, so a
 notebook that later rebinds ``np.allclose`` does not change a verdict.
@@ -20,6 +25,7 @@ import contextlib
 import copy
 import inspect
 import sys
+import textwrap
 import traceback
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -30,7 +36,7 @@ from .._threads import limited
 from .._validation import tolerances
 
 __all__ = ["CheckFailed", "ForbiddenCall", "Case", "Diagnosis", "run_cases", "compare", "passed",
-           "crash_line", "recording_calls"]
+           "crash_line", "recording_calls", "render", "format_mismatch", "WIDTH"]
 
 # Bound once: a student rebinding np.allclose & co. does not change verdicts.
 _isclose = np.isclose
@@ -42,8 +48,66 @@ _array_equal = np.array_equal
 _ndarray = np.ndarray
 
 
+#: Columns of a rendered failure. nbgrader's Validate (command line) indents
+#: by 4 and clips at 87 columns; JupyterLab's output area and the feedback
+#: HTML fit 80 without a horizontal scroll bar.
+WIDTH = 80
+
+_RED_BOLD, _RESET = "\x1b[1;31m", "\x1b[0m"
+
+
+def render(message, name="CheckFailed", width=WIDTH, color=True):
+    """The lines a student sees for a failed check: ``name: message``, wrapped.
+
+    Parameters
+    ----------
+    message : str
+        The diagnosis (``str(exc)``); its own newlines start new paragraphs.
+    name : str, default "CheckFailed"
+        Shown before the message (in bold red with ``color``).
+    width : int, default WIDTH
+        Most columns of a line, not counting the colour codes.
+    color : bool, default True
+        Wrap ``name`` in ANSI codes (rendered by JupyterLab and by nbconvert's
+        ``ansi2html``; stripped by nbgrader's Validate).
+
+    Returns
+    -------
+    list of str
+        One string per line, none longer than ``width`` visible characters.
+        This is what :meth:`CheckFailed._render_traceback_` returns and what
+        the grader can put in an error output's ``traceback``.
+
+    Examples
+    --------
+    >>> render("conv2d is wrong for a 3x3 kernel. You flipped the kernel.", color=False)
+    ['CheckFailed: conv2d is wrong for a 3x3 kernel. You flipped the kernel.']
+    >>> lines = render("word " * 40, color=False, width=30)
+    >>> max(map(len, lines)) <= 30, lines[1].startswith("  ")
+    (True, True)
+    """
+    message = str(message).strip() or "(no message)"
+    lines = []
+    for k, para in enumerate(message.split("\n")):
+        head = f"{name}: " if k == 0 else ""
+        wrapped = textwrap.wrap(head + para, width=width, subsequent_indent="  ",
+                                break_on_hyphens=False) or [""]
+        lines += wrapped
+    if color and lines[0].startswith(f"{name}:"):
+        lines[0] = f"{_RED_BOLD}{name}{_RESET}" + lines[0][len(name):]
+    return lines
+
+
 class CheckFailed(AssertionError):
-    """A check found a difference; the message says what and the likely cause."""
+    """A check found a difference; the message says what and the likely cause.
+
+    In IPython (JupyterLab, nbgrader) the error shows as the message alone,
+    wrapped (:func:`render`), not as a traceback through lessonlib.
+    """
+
+    def _render_traceback_(self):
+        """IPython's hook: the lines shown instead of the traceback."""
+        return render(str(self), type(self).__name__)
 
 
 class ForbiddenCall(Exception):
@@ -145,6 +209,40 @@ class Diagnosis:
     message: str
 
 
+def _significant(x, digits):
+    return f"{x:.{digits}g}"
+
+
+def format_mismatch(got, expected):
+    """``"got A, expected B (relative error R)"`` with enough digits to tell A from B.
+
+    Both numbers get the same number of significant digits, starting at 6
+    and adding digits until their texts differ (at most 17, which tells any
+    two different floats apart).
+
+    Examples
+    --------
+    >>> format_mismatch(0.3185412, 0.3185398)
+    'got 0.318541, expected 0.31854 (relative error 4.4e-06)'
+    >>> format_mismatch(0.31854000001, 0.31854)
+    'got 0.31854000001, expected 0.31854 (relative error 3.1e-11)'
+    >>> format_mismatch(2.0, 3.0)
+    'got 2, expected 3 (relative error 0.33)'
+    >>> format_mismatch(1e-3, 0.0)
+    'got 0.001, expected 0 (absolute error 0.001)'
+    """
+    g, e = float(got), float(expected)
+    digits = 6
+    while digits < 17 and _significant(g, digits) == _significant(e, digits):
+        digits += 1
+    text = f"got {_significant(g, digits)}, expected {_significant(e, digits)}"
+    if not (_isfinite(g) and _isfinite(e)):
+        return text
+    if e != 0:
+        return text + f" (relative error {abs(g - e) / abs(e):.2g})"
+    return text + f" (absolute error {abs(g - e):.2g})"
+
+
 def _describe_value(v):
     if isinstance(v, _ndarray):
         return f"array of shape {v.shape}, dtype {v.dtype}"
@@ -230,8 +328,7 @@ def compare(name, got, expected, case, diagnoses=(), shape_hint=None, rtol=None,
     at = f" at index {tuple(int(i) for i in idx)}" if idx else ""
     raise CheckFailed(
         f"{name} is wrong{where}: {n_wrong} of {exp.size} value(s) differ; the largest "
-        f"difference is{at}: got {float(g[idx]) if idx else float(g):.6g}, expected "
-        f"{float(exp[idx]) if idx else float(exp):.6g}."
+        f"difference is{at}: {format_mismatch(g[idx] if idx else g, exp[idx] if idx else exp)}."
     )
 
 
