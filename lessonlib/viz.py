@@ -364,8 +364,13 @@ def _figure_png(fig):
 
 
 def _widgets_available():
-    """ipywidgets is installed and the code runs in a Jupyter kernel."""
-    if os.environ.get("NBGRADER_EXECUTION"):
+    """ipywidgets is installed and the code runs in a Jupyter kernel (not a grading run).
+
+    nbgrader sets ``NBGRADER_EXECUTION`` when it runs a notebook; lessonlib's
+    sandboxed grader builds the kernel's environment itself and sets
+    ``LESSONLIB_GRADING`` instead.
+    """
+    if os.environ.get("NBGRADER_EXECUTION") or os.environ.get("LESSONLIB_GRADING"):
         return False
     try:
         import ipywidgets  # noqa: F401
