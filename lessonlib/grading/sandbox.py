@@ -270,8 +270,13 @@ class Sandbox:
                 "PYDEVD_DISABLE_FILE_VALIDATION": "1", "LESSONLIB_GRADING": "1"}
 
     def _bwrap_args(self):
+        # the writable /tmp first: what is bound below (a Python installed under /tmp,
+        # the socket folder) must land on top of it, not under it
         a = [find_bwrap() or "bwrap", "--unshare-all", "--die-with-parent", "--new-session",
              "--uid", str(_UID), "--gid", str(_UID), "--hostname", "sandbox",
+             "--proc", "/proc", "--dev", "/dev",
+             "--size", str(self.limits.tmp_bytes), "--tmpfs", "/tmp",
+             "--dir", self.WORKDIR, "--dir", self.HOME,
              "--ro-bind", "/usr", "/usr"]
         for top in ("/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"):
             if os.path.islink(top):
@@ -286,10 +291,7 @@ class Sandbox:
             a += ["--ro-bind", root, root]
         for hidden in _hidden_packages():
             a += ["--tmpfs", hidden, "--remount-ro", hidden]
-        a += ["--proc", "/proc", "--dev", "/dev",
-              "--size", str(self.limits.tmp_bytes), "--tmpfs", "/tmp",
-              "--dir", self.WORKDIR, "--dir", self.HOME,
-              "--ro-bind", self.lessonlib_path, self.LIB,
+        a += ["--ro-bind", self.lessonlib_path, self.LIB,
               "--bind", self.ipc_dir, self.ipc_dir]
         if self.support and os.path.isdir(self.support):
             for name in sorted(os.listdir(self.support)):
