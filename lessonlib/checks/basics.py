@@ -30,8 +30,8 @@ from .. import signal as _sig
 from ._core import Case, CheckFailed, Diagnosis, call_student
 from .basics_cases import (conv_output_size_cases, corr1d_cases, corr2d_cases,
                            pad2d_cases)
-from .basics_common import (ShapeDiagnosis, conv_fn, documented, guard, int_result,
-                            run, scipy_functions)
+from .basics_common import (ShapeDiagnosis, broadcast_advice, conv_fn, documented, guard,
+                            int_result, loop_diagnoses, run, scipy_functions, truncated)
 from .basics_drills import conv_arithmetic_drills, drill_feedback
 from .basics_layers import (check_avg_pool2d, check_conv2d, check_conv2d_param_count,
                             check_linear_param_count, check_max_pool2d, check_relu)
@@ -79,6 +79,19 @@ def _shifted_same(reference, shift):
     return wrong
 
 
+def _last_missing(reference):
+    def wrong(x, k, mode="full"):
+        if mode != "full":
+            raise ValueError("not applicable")
+        out = np.array(reference(x, k, mode), dtype=float)
+        out[-1] = 0
+        return out
+    return wrong
+
+
+_LAST_MSG = ("The last sample is 0: mode='full' has len(x) + len(k) - 1 samples, so the loop "
+             "over the output runs over range(len(x) + len(k) - 1).")
+
 _SAME_MSG = ("mode='same' is off centre by one sample: take the full result and drop "
              "(len(k) - 1) // 2 samples at its start (as numpy.convolve does).")
 
@@ -93,6 +106,7 @@ def check_convolve1d(student_fn, hidden=False, seed=0):
                   "cross-correlation with k[::-1]."),
         Diagnosis(_shifted_same(_sig.convolve1d, 1), _SAME_MSG),
         Diagnosis(_shifted_same(_sig.convolve1d, -1), _SAME_MSG),
+        Diagnosis(_last_missing(_sig.convolve1d), _LAST_MSG),
     ]
     run("convolve1d", student_fn, _sig.convolve1d, corr1d_cases(hidden, seed),
                 diagnoses, _SIGNAL_SHAPES,
@@ -110,6 +124,7 @@ def check_correlate1d(student_fn, hidden=False, seed=0):
                   "It is reversed: out[0] is the leftmost position of the kernel."),
         Diagnosis(_shifted_same(_sig.correlate1d, 1), _SAME_MSG),
         Diagnosis(_shifted_same(_sig.correlate1d, -1), _SAME_MSG),
+        Diagnosis(_last_missing(_sig.correlate1d), _LAST_MSG),
     ]
     run("correlate1d", student_fn, _sig.correlate1d, corr1d_cases(hidden, seed),
                 diagnoses, _SIGNAL_SHAPES,
@@ -151,11 +166,12 @@ def check_correlate2d(student_fn, hidden=False, seed=0):
                   "It is divided by the kernel size: each output is the plain sum of the "
                   "products (a dot product), not their mean."),
     ]
-    run("correlate2d", student_fn,
-                lambda im, k: _sig.correlate2d(im, k, mode="valid"),
-                corr2d_cases(hidden, seed), diagnoses, _corr2d_shapes(),
-                forbidden=[_sig.correlate2d, _sig.convolve2d, conv_fn("conv2d")]
-                + scipy_functions())
+    reference = lambda im, k: _sig.correlate2d(im, k, mode="valid")  # noqa: E731
+    diagnoses += [truncated(reference, "correlate2d")] + loop_diagnoses(reference)
+    run("correlate2d", student_fn, reference,
+        corr2d_cases(hidden, seed), diagnoses, _corr2d_shapes(),
+        forbidden=[_sig.correlate2d, _sig.convolve2d, conv_fn("conv2d")] + scipy_functions(),
+        hints=[("could not be broadcast", broadcast_advice("kernel"))])
 
 
 def _edge_images(rng, hidden):
@@ -269,6 +285,10 @@ def _size_wrongs():
                   "the distance it travels by the stride."),
         Diagnosis(f(lambda n, k, s, p, d: (n + 2 * p - span(k, d)) // s),
                   "Off by one: the + 1 counts the window at the very start."),
+        Diagnosis(f(lambda n, k, s, p, d: (n + 2 * p - d * (k - 1)) // s + 1),
+                  "Off by one: a kernel of kernel_size taps, dilation apart, spans "
+                  "dilation * (kernel_size - 1) + 1 samples (the + 1 is its first tap), and "
+                  "that whole span is subtracted from n + 2 * padding."),
     ]
 
 
@@ -340,5 +360,8 @@ def check_pad2d(student_fn, hidden=False, seed=0):
                   "The fill value was ignored: fill the new border with `value` "
                   "(np.pad(..., constant_values=value))."),
     ]
+    diagnoses.append(truncated(_sig.pad2d, "pad2d"))
     run("pad2d", student_fn, _sig.pad2d, pad2d_cases(hidden, seed), diagnoses,
-                _pad2d_shapes(), forbidden=[_sig.pad2d])
+        _pad2d_shapes(), forbidden=[_sig.pad2d],
+        hints=[("could not broadcast", "A slice such as out[..., top:-bottom] is empty when "
+                "bottom is 0 (-0 is 0): slice with top:top + H and left:left + W instead.")])

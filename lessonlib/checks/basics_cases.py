@@ -35,6 +35,11 @@ def corr1d_cases(hidden, seed):
              {"mode": "valid"}, "x = [0, 1, 4, 9, 16, 25], k = [1, 2, 0], mode='valid'"),
         Case((np.array([3.0, 1.0, 4.0, 1.0, 5.0, 9.0]), np.array([1.0, 0.0, -2.0])),
              {"mode": "same"}, "x = [3, 1, 4, 1, 5, 9], k = [1, 0, -2], mode='same'"),
+        Case((np.array([2.0, -1.0, 0.0, 3.0, 1.0, 4.0, -2.0]), np.array([1.0, 2.0, -1.0, 0.5])),
+             {"mode": "same"}, "x = [2, -1, 0, 3, 1, 4, -2], an even kernel k = [1, 2, -1, 0.5], "
+             "mode='same'"),
+        Case((np.array([1.0, 4.0, -2.0, 0.0, 3.0]), np.array([2.0, -1.0])),
+             {"mode": "same"}, "x = [1, 4, -2, 0, 3], an even kernel k = [2, -1], mode='same'"),
     ]
     if hidden:
         rng = np.random.default_rng(seed)
@@ -57,6 +62,10 @@ def corr2d_cases(hidden, seed):
     cases = [
         Case((img4, sobel), {}, "a 4x4 image and a 3x3 kernel [[1, 0, -1], [2, 0, -2], [1, 0, -1]]"),
         Case((img56, _a([1, 2], [0, -1])), {}, "a 5x6 image and the 2x2 kernel [[1, 2], [0, -1]]"),
+        Case((np.array([[3, 0, 1, 2], [1, 5, 2, 0], [0, 2, 4, 1], [2, 1, 0, 3], [1, 1, 2, 2]]),
+              _a([0.5, 1, 0], [-1, 0, 0.5])), {},
+             "an int 5x4 image [[3, 0, 1, 2], [1, 5, 2, 0], [0, 2, 4, 1], [2, 1, 0, 3], "
+             "[1, 1, 2, 2]] and the 2x3 kernel [[0.5, 1, 0], [-1, 0, 0.5]]"),
     ]
     if hidden:
         rng = np.random.default_rng(seed)
@@ -115,6 +124,8 @@ def pad2d_cases(hidden, seed):
         Case((x23, (0, 1, 2, 0)), {}, "x = [[1, 2, 3], [4, 5, 6]], padding=(0, 1, 2, 0) "
              "(top, bottom, left, right)"),
         Case((x23, 1), {"value": -1.0}, "x = [[1, 2, 3], [4, 5, 6]], padding=1, value=-1"),
+        Case((np.array([[1, 2], [3, 4], [5, 6]]), (1, 0, 0, 2)), {"value": 0.5},
+             "an int x = [[1, 2], [3, 4], [5, 6]], padding=(1, 0, 0, 2), value=0.5"),
     ]
     if hidden:
         rng = np.random.default_rng(seed)
@@ -160,6 +171,13 @@ def conv2d_cases(hidden, seed):
         _conv_case(rng.integers(0, 4, size=(1, 1, 4, 6)).astype(float),
                    _a([1, 2, 1], [-1, -2, -1]).reshape(1, 1, 2, 3), None,
                    stride=(1, 2), padding=(1, 0)),
+        _conv_case(np.arange(2 * 5 * 8).reshape(1, 2, 5, 8) % 4,
+                   np.array([[[[0.5, -1.0], [1.0, 0.0], [0.0, 0.5]],
+                              [[1.0, 0.5], [-0.5, 0.0], [0.0, 1.0]]],
+                             [[[0.0, 1.0], [0.5, 0.5], [-1.0, 0.0]],
+                              [[0.5, 0.0], [0.0, -0.5], [1.0, 1.0]]]]),
+                   np.array([0.25, -1.0]), stride=2, padding=(1, 0),
+                   label="int x, 3x2 kernel, stride 2 (the last column does not fit)"),
     ]
     if hidden:
         specs = [  # (N, C, H, W), (F, kH, kW), bias?, stride, padding
@@ -255,6 +273,8 @@ def pool_cases(kind, hidden, seed):
         _pool_case(rng.integers(-3, 6, size=(1, 2, 4, 4)).astype(float), 2, 1),
         _pool_case(-1.0 - rng.integers(0, 5, size=(1, 1, 5, 5)).astype(float), 3, 2, 1,
                    label="negative values, padding 1"),
+        _pool_case(np.arange(2 * 4 * 10).reshape(1, 2, 4, 10) * 7 % 11, (2, 3), 2, (1, 0),
+                   label="int x wider than tall, 2x3 windows, stride 2, padding (1, 0)"),
     ]
     if hidden:
         specs = [  # shape, kernel, stride, padding

@@ -14,8 +14,9 @@ from .. import pooling as _pool
 from .. import signal as _sig
 from ._core import Diagnosis
 from .basics_cases import conv2d_cases, param_count_cases, pool_cases, relu_cases
-from .basics_common import (ShapeDiagnosis, as_pair, conv_fn, documented, int_result,
-                            run, scipy_functions, skip, torch_functions)
+from .basics_common import (ShapeDiagnosis, When, as_pair, broadcast_advice, conv_fn, documented,
+                            int_result, loop_diagnoses, run, scipy_functions, skip,
+                            torch_functions, truncated)
 
 __all__ = [
     "check_conv2d", "check_conv2d_param_count", "check_linear_param_count",
@@ -36,6 +37,27 @@ def _conv2d_wrongs():
         ho, wo = conv(x, weight, bias, stride, padding).shape[2:]
         return full[:, :, :ho, :wo]
 
+    def stride_on_input(x, weight, bias=None, stride=1, padding=0):
+        sh, sw = as_pair(stride)
+        if (sh, sw) == (1, 1):
+            raise ValueError("not applicable")
+        return conv(np.asarray(x)[:, :, ::sh, ::sw], weight, bias, 1, padding)
+
+    def stride_on_padded(x, weight, bias=None, stride=1, padding=0):
+        sh, sw = as_pair(stride)
+        ph, pw = as_pair(padding)
+        if (sh, sw) == (1, 1):
+            raise ValueError("not applicable")
+        xp = np.pad(np.asarray(x), ((0, 0), (0, 0), (ph, ph), (pw, pw)))
+        return conv(xp[:, :, ::sh, ::sw], weight, bias, 1, 0)
+
+    def bias_inside(x, weight, bias=None, stride=1, padding=0):
+        if bias is None:
+            raise ValueError("not applicable")
+        taps = int(np.prod(np.shape(weight)[1:]))
+        return conv(x, weight, bias, stride, padding) + (taps - 1) * np.asarray(
+            bias, dtype=float)[None, :, None, None]
+
     def bias_sum(x, weight, bias=None, stride=1, padding=0):
         if bias is None or len(bias) < 2:
             raise ValueError("not applicable")
@@ -54,6 +76,20 @@ def _conv2d_wrongs():
         Diagnosis(no_stride_step,
                   "The output has the right size, but the windows start at (i, j) instead of "
                   "(i * stride, j * stride): step the window by the stride."),
+        Diagnosis(stride_on_input,
+                  "The stride was applied to the input (x[:, :, ::stride]), which drops input "
+                  "pixels before the kernel sees them. The stride is the step of the window: "
+                  "window (i, j) starts at (i * stride, j * stride) of the padded input, and "
+                  "covers kH x kW neighbouring pixels."),
+        Diagnosis(stride_on_padded,
+                  "The stride was applied to the padded input (xp[:, :, ::stride]), which "
+                  "drops pixels before the kernel sees them. The stride is the step of the "
+                  "window: window (i, j) starts at (i * stride, j * stride) and covers kH x kW "
+                  "neighbouring pixels."),
+        Diagnosis(bias_inside,
+                  "The bias was added inside the sum, to every product (sum(window * w + b)), "
+                  "so it counts C_in * kH * kW times. Add bias[f] once per output value, "
+                  "after the sum."),
         Diagnosis(lambda x, w, b=None, stride=1, padding=0:
                   _act.relu(conv(x, w, b, stride, padding)),
                   "Negative values are missing: conv2d is linear, the ReLU comes after it "
@@ -64,6 +100,10 @@ def _conv2d_wrongs():
                   "Only the first input channel is used: a filter spans the full depth of "
                   "the input, sum the products over every input channel."),
     ]
+
+
+def _conv_ref(x, w, b=None, stride=1, padding=0):
+    return _conv.conv2d(x, w, b, stride=stride, padding=padding)
 
 
 def _conv2d_shapes():
@@ -82,8 +122,32 @@ def _conv2d_shapes():
             raise ValueError
         return a[::-1]
 
+    def square(x, w, s, p):
+        (n, c, h, wd), (f, _, kh, kw) = np.shape(x), np.shape(w)
+        if kh == kw:
+            raise ValueError
+        (sh, sw), (ph, pw) = as_pair(s), as_pair(p)
+        return (n, f, (h + 2 * ph - kh) // sh + 1, (wd + 2 * pw - kh) // sw + 1)
+
+    def strided_input(x, w, s, p):
+        (n, c, h, wd), (f, _, kh, kw) = np.shape(x), np.shape(w)
+        (sh, sw), (ph, pw) = as_pair(s), as_pair(p)
+        if (sh, sw) == (1, 1):
+            raise ValueError
+        h2, w2 = -(-h // sh), -(-wd // sw)
+        return (n, f, h2 + 2 * ph - kh + 1, w2 + 2 * pw - kw + 1)
+
     return [
-        ShapeDiagnosis(sig(lambda x, w, s, p: out(x, w, s, 0)),
+        ShapeDiagnosis(sig(square),
+                        "The kernel was taken as square: a kernel has kH = weight.shape[2] rows "
+                        "and kW = weight.shape[3] columns, which may differ."),
+        ShapeDiagnosis(sig(strided_input),
+                        "The stride was applied to the input (x[:, :, ::stride]). The stride is "
+                        "the step of the window: window (i, j) starts at (i * stride, "
+                        "j * stride), and the output has conv_output_size(H, kH, stride, "
+                        "padding) rows."),
+        ShapeDiagnosis(sig(lambda x, w, s, p: out(x, w, s, 0) if as_pair(p) != (0, 0)
+                           else skip()),
                         "Is padding applied? Pad x with `padding` zeros on each side of the "
                         "height and width before sliding the kernel."),
         ShapeDiagnosis(sig(lambda x, w, s, p: out(x, w, 1, p)),
@@ -108,12 +172,14 @@ def _conv2d_shapes():
 @documented
 def check_conv2d(student_fn, hidden=False, seed=0):
     """Check ``conv2d(x, weight, bias=None, stride=1, padding=0)`` (int or pair stride/padding)."""
-    run("conv2d", student_fn,
-                lambda x, w, b=None, stride=1, padding=0:
-                _conv.conv2d(x, w, b, stride=stride, padding=padding),
-                conv2d_cases(hidden, seed), _conv2d_wrongs(), _conv2d_shapes(),
-                forbidden=[conv_fn("conv2d"), _sig.correlate2d, _sig.convolve2d]
-                + scipy_functions() + torch_functions("conv2d"))
+    diagnoses = _conv2d_wrongs() + [truncated(_conv_ref, "conv2d")] + loop_diagnoses(_conv_ref)
+    run("conv2d", student_fn, _conv_ref, conv2d_cases(hidden, seed), diagnoses,
+        _conv2d_shapes(),
+        forbidden=[conv_fn("conv2d"), conv_fn("conv2d_backward"), _sig.correlate2d,
+                   _sig.convolve2d, "lessonlib.conv_loops.conv2d_loops",
+                   "lessonlib.conv_im2col.forward"] + scipy_functions()
+        + torch_functions("conv2d"),
+        hints=[("could not be broadcast", broadcast_advice("kernel"))])
 
 
 def conv2d_param_count_reference(in_channels, out_channels, kernel_size, bias=True):
@@ -146,6 +212,13 @@ def check_conv2d_param_count(student_fn, hidden=False, seed=0):
                   "One bias per filter, not per (filter, input channel) pair."),
         Diagnosis(lambda ci, co, k, bias=True: co * ci * as_pair(k)[0] ** 2 + (co if bias else 0),
                   "For kernel_size=(kH, kW) the filter has kH * kW taps, not kH ** 2."),
+        Diagnosis(lambda ci, co, k, bias=True: co * ci * sum(as_pair(k)) + (co if bias else 0),
+                  "A kH x kW kernel has kH * kW taps per input channel, not kH + kW."),
+        Diagnosis(lambda ci, co, k, bias=True: co * kk(k) * (ci + 1) if bias else skip(),
+                  "The bias was counted as one more input channel (kH * kW numbers per "
+                  "filter); a filter has ONE bias: out_channels biases in all."),
+        Diagnosis(lambda ci, co, k, bias=True: co * ci * kk(k) + co if not bias else skip(),
+                  "With bias=False the layer has no bias: only the weights count."),
     ]
     run("conv2d_param_count", student_fn, conv2d_param_count_reference,
                 param_count_cases("conv", hidden, seed), diagnoses,
@@ -162,6 +235,11 @@ def check_linear_param_count(student_fn, hidden=False, seed=0):
                   "There is one bias per output feature (out_features), not per input."),
         Diagnosis(lambda i, o, bias=True: i * o + (1 if bias else 0),
                   "There is one bias per output feature, not one for the whole layer."),
+        Diagnosis(lambda i, o, bias=True: (i + 1) * (o + 1) if bias else skip(),
+                  "That is (in + 1) * (out + 1): the bias adds one number per output feature "
+                  "only, in * out + out."),
+        Diagnosis(lambda i, o, bias=True: i * o + o if not bias else skip(),
+                  "With bias=False the layer has no bias: only the in * out weights count."),
     ]
     run("linear_param_count", student_fn, linear_param_count_reference,
                 param_count_cases("linear", hidden, seed), diagnoses,
@@ -187,8 +265,9 @@ def check_relu(student_fn, hidden=False, seed=0):
         Diagnosis(lambda x: np.where(np.asarray(x) > 0, x, 0.01 * np.asarray(x)),
                   "That is a leaky ReLU (0.01 x for x < 0); plain ReLU returns 0 there."),
     ]
+    diagnoses.append(truncated(_act.relu, "relu"))
     run("relu", student_fn, _act.relu, relu_cases(hidden, seed), diagnoses,
-                forbidden=[_act.relu] + torch_functions("relu"))
+        forbidden=[_act.relu, _act.relu_backward] + torch_functions("relu"))
 
 
 def _pool_shapes():
@@ -204,14 +283,36 @@ def _pool_shapes():
     def sig(fn):
         return lambda x, kernel_size, stride=None, padding=0: fn(x, kernel_size, stride, padding)
 
+    def square(x, k, s, p):
+        kh, kw = as_pair(k)
+        if kh == kw:
+            raise ValueError
+        return out(x, (kh, kh), k if s is None else s, p)
+
+    def swapped(v):
+        v = as_pair(v)
+        if v[0] == v[1]:
+            raise ValueError
+        return v[::-1]
+
     return [
+        ShapeDiagnosis(sig(square),
+                        "The window was taken as square: kernel_size=(kH, kW) has kH rows and "
+                        "kW columns, which may differ."),
+        ShapeDiagnosis(sig(lambda x, k, s, p: out(x, k, s, swapped(p))),
+                        "Height and width padding are swapped: padding=(ph, pw) adds ph rows "
+                        "above and below, pw columns left and right."),
+        ShapeDiagnosis(sig(lambda x, k, s, p: out(x, k, swapped(s), p) if s is not None
+                           else skip()),
+                        "Height and width strides are swapped: stride=(sh, sw)."),
         ShapeDiagnosis(sig(lambda x, k, s, p: out(x, k, 1, p) if s is None else skip()),
                         "stride=None means stride = kernel_size (windows side by side, no "
                         "overlap), not 1."),
         ShapeDiagnosis(sig(lambda x, k, s, p: out(x, k, k, p) if s is not None else skip()),
                         "Stride ignored: the windows must move by `stride`, not by the kernel "
                         "size."),
-        ShapeDiagnosis(sig(lambda x, k, s, p: out(x, k, s, 0)),
+        ShapeDiagnosis(sig(lambda x, k, s, p: out(x, k, s, 0) if as_pair(p) != (0, 0)
+                           else skip()),
                         "Is padding applied? Pad the height and width by `padding` on each "
                         "side first."),
         ShapeDiagnosis(sig(lambda x, k, s, p: out(x, k, s, p, ceil=True)),
@@ -221,6 +322,11 @@ def _pool_shapes():
                         "Pooling mixes channels: it acts on each channel (depth slice) on its "
                         "own, so the number of channels does not change."),
     ]
+
+
+def _groups_of(arguments):
+    g = arguments.get("groups", 1)
+    return g if isinstance(g, int) else 1
 
 
 def _pool_common(pool, name):
@@ -274,9 +380,12 @@ def check_max_pool2d(student_fn, hidden=False, seed=0):
                   -_pool.max_pool2d(-np.asarray(x, dtype=float), kernel_size, stride, padding),
                   "It keeps the smallest value of each window: use .max()."),
     ]
+    diagnoses += loop_diagnoses(_pool.max_pool2d)
     run("max_pool2d", student_fn, _pool.max_pool2d, pool_cases("max", hidden, seed),
-                diagnoses, _pool_shapes(),
-                forbidden=[_pool.max_pool2d] + torch_functions("max_pool2d"))
+        diagnoses, _pool_shapes(),
+        forbidden=[_pool.max_pool2d, "lessonlib.pool_loops.max_pool2d_loops"]
+        + torch_functions("max_pool2d"),
+        hints=[("could not be broadcast", broadcast_advice("window"))])
 
 
 @documented
@@ -307,6 +416,10 @@ def check_avg_pool2d(student_fn, hidden=False, seed=0):
                   _pool.max_pool2d(x, kernel_size, stride, padding),
                   "That is max pooling: average pooling keeps the mean of each window."),
     ]
+    diagnoses += [truncated(_pool.avg_pool2d, "avg_pool2d")] + loop_diagnoses(_pool.avg_pool2d)
     run("avg_pool2d", student_fn, _pool.avg_pool2d, pool_cases("avg", hidden, seed),
-                diagnoses, _pool_shapes(),
-                forbidden=[_pool.avg_pool2d] + torch_functions("avg_pool2d"))
+        diagnoses, _pool_shapes(),
+        forbidden=[_pool.avg_pool2d, "lessonlib.pool_loops.avg_pool2d_loops",
+                   When(conv_fn("conv2d"), lambda a: _groups_of(a) > 1)]
+        + torch_functions("avg_pool2d"),
+        hints=[("could not be broadcast", broadcast_advice("window"))])

@@ -30,7 +30,10 @@ def check_relu_backward(student_fn, hidden=False, seed=0):
     rng = np.random.default_rng(seed)
     x = np.array([[-2.0, -0.5, 0.0, 0.5, 3.0]])
     dout = np.array([[1.0, -2.0, 3.0, -4.0, 5.0]])
-    cases = [case(dout, x, description="x = [[-2, -0.5, 0, 0.5, 3]], dout = [[1, -2, 3, -4, 5]]")]
+    cases = [case(dout, x, description="x = [[-2, -0.5, 0, 0.5, 3]], dout = [[1, -2, 3, -4, 5]]"),
+             case(np.array([[0.5, -1.0, 2.0], [1.5, 3.0, -0.5]]),
+                  np.array([[1.0, 0.0, -2.0], [-1.0, 2.0, 0.5]]),
+                  description="x = [[1, 0, -2], [-1, 2, 0.5]], dout = [[0.5, -1, 2], [1.5, 3, -0.5]]")]
     if hidden:
         cases += [
             case(randn(rng, 2, 3, 4, 5), randn(rng, 2, 3, 4, 5), description="(2, 3, 4, 5) arrays"),
@@ -48,9 +51,17 @@ def check_relu_backward(student_fn, hidden=False, seed=0):
                   "The mask must come from the forward input x, not from dout: dout * (x > 0)."),
         Diagnosis(lambda d, x: d * np.maximum(x, 0),
                   "The local derivative of ReLU is 1 where x > 0, not x: dout * (x > 0)."),
+        Diagnosis(lambda d, x: d * (x < 0),
+                  "The mask is inverted (x < 0): the gradient passes where the input was "
+                  "positive, dout * (x > 0)."),
     ]
     run_with_hints("relu_backward", student_fn, ref("relu_backward"), cases,
-                          diagnoses=diagnoses)
+                   diagnoses=diagnoses,
+                   forbidden=[ref("relu_backward"), "lessonlib.layers.ReLU.backward"])
+
+
+def _na():
+    raise ValueError("not applicable")
 
 
 # ----------------------------------------------------------------- linear
@@ -73,7 +84,11 @@ def check_linear_backward(student_fn, hidden=False, seed=0):
     x = np.array([[1.0, 2.0, 3.0], [-1.0, 0.0, 2.0]])
     w = np.array([[1.0, 0.0, -1.0], [2.0, 1.0, 0.0], [0.0, 0.5, 1.0], [1.0, 1.0, 1.0]])
     d = np.array([[1.0, 0.0, -1.0, 2.0], [0.5, 1.0, 0.0, -1.0]])
-    cases = [case(d, x, w, description="x (2, 3), weight (4, 3), dout (2, 4)")]
+    cases = [case(d, x, w, description="x (2, 3), weight (4, 3), dout (2, 4)"),
+             case(np.array([[1.0, -1.0, 0.5], [0.0, 2.0, 1.0], [-0.5, 1.0, 1.0]]),
+                  np.array([[1.0, 0.0, 2.0], [0.5, -1.0, 1.0], [2.0, 1.0, 0.0]]),
+                  np.array([[1.0, -1.0, 0.0], [0.0, 2.0, 1.0], [1.0, 0.5, -0.5]]),
+                  description="x (3, 3), a square weight (3, 3), dout (3, 3)")]
     if hidden:
         cases += [
             case(randn(rng, 5, 6), randn(rng, 5, 3), randn(rng, 6, 3), description="x (5, 3), weight (6, 3)"),
@@ -96,13 +111,21 @@ def check_linear_backward(student_fn, hidden=False, seed=0):
                   "dbias is all zeros: it is dout.sum(axis=0)."),
     ]
     run_with_hints("linear_backward", student_fn, ref("linear_backward"), cases,
-                          [_FORGOT_DBIAS], diagnoses=diagnoses, shape_hint=_lin_shape_hint,
-                          outputs=("dx", "dweight", "dbias"))
+                   [_FORGOT_DBIAS], diagnoses=diagnoses, shape_hint=_lin_shape_hint,
+                   outputs=("dx", "dweight", "dbias"),
+                   forbidden=[ref("linear_backward"), "lessonlib.layers.Linear.backward",
+                              ref("conv2d_backward")])
 
 
 # ---------------------------------------------------------------- pooling
+_EMPTY_CROP = ("dx[:, :, p:-p, p:-p] is EMPTY when p = 0 (-0 is 0, so the slice is 0:0): "
+               "crop with p:p + H and p:p + W instead.")
+
+
 def _pool_shape_hint(got, exp, case_):
     p = case_.kwargs.get("padding", 0)
+    if len(got) == 4 and got[:2] == exp[:2] and got[2:] == (0, 0) and not p:
+        return _EMPTY_CROP
     if len(got) == 4 and got[:2] == exp[:2] and got[2] == exp[2] + 2 * p and p:
         return f"dx has the padded input's size: crop the padding off (dx[..., {p}:-{p}, {p}:-{p}])."
     return "dx always has the shape of the forward input x."
@@ -120,6 +143,17 @@ def _pool_cases(rng, hidden, mode):
         case(np.arange(9.0).reshape(1, 1, 3, 3) - 4, x5, 3, stride=1,
              description="x (1, 1, 5, 5), kernel 3, stride 1 (overlapping windows)"),
     ]
+    xw = np.array([[[[1.0, 3.0, 2.0, 0.0, 4.0, 1.0, 2.0],
+                     [0.0, 2.0, 5.0, 1.0, 0.0, 3.0, 1.0],
+                     [2.0, 1.0, 0.0, 4.0, 2.0, 2.0, 0.0],
+                     [1.0, 0.0, 3.0, 2.0, 1.0, 5.0, 3.0]]]])
+    cases.append(case(np.array([[[[1.0, -2.0, 0.5, 3.0], [2.0, 1.0, -1.0, 0.5]]]]), xw, 3,
+                      stride=2, padding=1,
+                      description="x (1, 1, 4, 7) wider than tall, kernel 3, stride 2, "
+                      "padding 1"))
+    xt = np.arange(24.0).reshape(1, 1, 6, 4) * 7 % 11
+    cases.append(case(np.array([[[[1.0, -1.0], [2.0, 0.5], [-0.5, 1.5]]]]), xt, 2,
+                      description="x (1, 1, 6, 4) taller than wide, kernel 2"))
     if mode == "max":
         ties = np.array([[[[1.0, 1.0, 0.0, 0.0], [1.0, 1.0, 0.0, 0.0],
                            [2.0, 0.0, 3.0, 3.0], [0.0, 2.0, 3.0, 3.0]]]])
@@ -147,6 +181,38 @@ def _pool_cases(rng, hidden, mode):
     return cases
 
 
+def _rows_dropped(mode):
+    """The gradient of the rows past min(H_out, W_out) is lost: the loop bounds are swapped."""
+    def wrong(d, x, k, stride=None, padding=0):
+        ho, wo = d.shape[2:]
+        if ho == wo:
+            raise ValueError("not applicable")
+        d = d.copy()
+        m = min(ho, wo)
+        d[:, :, m:, :] = 0
+        d[:, :, :, m:] = 0
+        return pool_backward_loop(d, x, k, stride, padding, mode=mode)
+    return wrong
+
+
+_ROWS_DROPPED = ("The gradient of the last output rows or columns is missing: the loops over "
+                 "dout use each other's bound. Rows go to H_out = dout.shape[2], columns to "
+                 "W_out = dout.shape[3] (an input wider than tall, or taller than wide, tells "
+                 "them apart).")
+
+
+def _stride_ignored(mode):
+    def wrong(d, x, k, stride=None, padding=0):
+        if stride is None or stride == 1:
+            raise ValueError("not applicable")
+        return pool_backward_loop(d, x, k, 1, padding, mode=mode)
+    return wrong
+
+
+_STRIDE_IGNORED = ("stride is ignored: window (i, j) starts at (i * stride, j * stride) of the "
+                   "padded input, as in the forward pass.")
+
+
 def check_max_pool2d_backward(student_fn, hidden=False, seed=0):
     """Check ``max_pool2d_backward(dout, x, kernel_size, stride=None, padding=0)``."""
     rng = np.random.default_rng(seed)
@@ -168,11 +234,20 @@ def check_max_pool2d_backward(student_fn, hidden=False, seed=0):
         Diagnosis(wrong(ties="last"),
                   "The gradient goes to the last of several tied maxima; PyTorch routes it to "
                   "the first one (np.argmax returns the first)."),
-        Diagnosis(wrong(stride=1),
+        Diagnosis(wrong(ties="split"),
+                  "The gradient is split among tied maxima. PyTorch (and the reference) sends "
+                  "all of it to the first maximum of the window only (np.argmax)."),
+        Diagnosis(lambda d, x, k, stride=None, padding=0: wrong(stride=1)(d, x, k, stride,
+                                                                          padding)
+                  if stride is None else _na(),
                   "stride=None means stride = kernel_size (as in PyTorch), not 1."),
+        Diagnosis(_stride_ignored("max"), _STRIDE_IGNORED),
+        Diagnosis(_rows_dropped("max"), _ROWS_DROPPED),
     ]
     run_with_hints("max_pool2d_backward", student_fn, ref("max_pool2d_backward"),
-                   cases, diagnoses=diagnoses, shape_hint=_pool_shape_hint)
+                   cases, diagnoses=diagnoses, shape_hint=_pool_shape_hint,
+                   forbidden=[ref("max_pool2d_backward"), "lessonlib.layers.MaxPool2d.backward",
+                              "lessonlib.pool_loops.max_pool2d_backward_loops"])
 
 
 def check_avg_pool2d_backward(student_fn, hidden=False, seed=0):
@@ -196,20 +271,54 @@ def check_avg_pool2d_backward(student_fn, hidden=False, seed=0):
                   "You divided by the number of real (un-padded) pixels in the window. Like "
                   "PyTorch's avg_pool2d (count_include_pad=True), divide by kernel_size**2 "
                   "everywhere."),
-        Diagnosis(wrong(stride=1),
+        Diagnosis(lambda d, x, k, stride=None, padding=0: wrong(stride=1)(d, x, k, stride,
+                                                                          padding)
+                  if stride is None else _na(),
                   "stride=None means stride = kernel_size (as in PyTorch), not 1."),
+        Diagnosis(_stride_ignored("avg"), _STRIDE_IGNORED),
+        Diagnosis(_rows_dropped("avg"), _ROWS_DROPPED),
     ]
     run_with_hints("avg_pool2d_backward", student_fn, ref("avg_pool2d_backward"),
-                   cases, diagnoses=diagnoses, shape_hint=_pool_shape_hint)
+                   cases, diagnoses=diagnoses, shape_hint=_pool_shape_hint,
+                   forbidden=[ref("avg_pool2d_backward"), "lessonlib.layers.AvgPool2d.backward",
+                              "lessonlib.pool_loops.avg_pool2d_backward_loops",
+                              ref("conv2d_backward"), ref("conv_transpose2d")])
 
 
 # ------------------------------------------------------------------- conv
+def _conv_loop(d, x, w, stride=1, padding=0, step=None, assign=False):
+    """conv2d_backward with loops, with switches for known mistakes (step, = for +=)."""
+    s, p = stride, padding
+    t = s if step is None else step
+    xp = np.pad(np.asarray(x, dtype=float), ((0, 0), (0, 0), (p, p), (p, p)))
+    n, c, h, wd = xp.shape
+    f, _, kh, kw = w.shape
+    ho, wo = d.shape[2], d.shape[3]
+    ho, wo = min(ho, (h - kh) // t + 1), min(wo, (wd - kw) // t + 1)
+    dxp = np.zeros_like(xp)
+    dw = np.zeros(w.shape)
+    for b in range(n):
+        for o in range(f):
+            for i in range(ho):
+                for j in range(wo):
+                    g = d[b, o, i, j]
+                    rows, cols = slice(i * t, i * t + kh), slice(j * t, j * t + kw)
+                    if assign:
+                        dxp[b, :, rows, cols] = w[o] * g
+                    else:
+                        dxp[b, :, rows, cols] += w[o] * g
+                    dw[o] += xp[b, :, rows, cols] * g
+    return dxp[:, :, p:p + x.shape[2], p:p + x.shape[3]], dw, d.sum(axis=(0, 2, 3))
+
+
 def _conv_ref(d, x, w, stride=1, padding=0):
     return ref("conv2d_backward")(d, x, w, stride=stride, padding=padding)
 
 
 def _conv_shape_hint(got, exp, case_):
     p = case_.kwargs.get("padding", 0)
+    if len(got) == 4 and got[:2] == exp[:2] and got[2:] == (0, 0) and not p:
+        return _EMPTY_CROP
     if len(got) == 4 and got[:2] == exp[:2] and p and got[2:] == (exp[2] + 2 * p, exp[3] + 2 * p):
         return f"dx has the padded input's size: crop {p} pixel(s) off each side."
     if len(got) == 4 and got == (exp[1], exp[0]) + exp[2:]:
@@ -232,10 +341,14 @@ def check_conv2d_backward(student_fn, hidden=False, seed=0):
         return randn(rng, *out.shape)
 
     x2, w2 = randn(rng, 2, 2, 5, 5), randn(rng, 3, 2, 3, 3)
+    x3, w3 = randn(rng, 2, 2, 5, 6), randn(rng, 2, 2, 2, 3)
     cases = [
         case(d1, x1, w1, description="x (1, 1, 4, 4), weight (1, 1, 3, 3)"),
         case(grad(x2, w2, 1, 1), x2, w2, stride=1, padding=1,
              description="x (2, 2, 5, 5), weight (3, 2, 3, 3), padding 1"),
+        case(grad(x3, w3, 2, 0), x3, w3, stride=2, padding=0,
+             description="x (2, 2, 5, 6), weight (2, 2, 2, 3), stride 2 (the last row does "
+             "not fit)"),
     ]
     if hidden:
         xa, wa = randn(rng, 2, 3, 7, 6), randn(rng, 4, 3, 3, 3)
@@ -273,10 +386,33 @@ def check_conv2d_backward(student_fn, hidden=False, seed=0):
                   "dout[n, o] * x[n, c] shifted by (i, j), like the forward correlation."),
         Diagnosis(mod(lambda d, x, w, s, p, dx, dw, db: (dx, dw, np.zeros_like(db))),
                   "dbias is all zeros: it is dout.sum(axis=(0, 2, 3))."),
+        Diagnosis(mod(lambda d, x, w, s, p, dx, dw, db: (dx, dw, d[0].sum(axis=(1, 2)))
+                      if len(x) > 1 else _na()),
+                  "dbias only has the first image's gradient: sum dout over the batch too, "
+                  "dout.sum(axis=(0, 2, 3))."),
+        Diagnosis(lambda d, x, w, stride=1, padding=0: _conv_loop(d, x, w, stride, padding,
+                                                                  assign=True),
+                  "dx is off where windows overlap: an input pixel inside several windows "
+                  "collects a gradient from each. Accumulate with += instead of assigning "
+                  "with =."),
+        Diagnosis(lambda d, x, w, stride=1, padding=0: _conv_loop(d, x, w, stride, padding,
+                                                                  step=1) if stride != 1
+                  else _na(),
+                  "stride is ignored: window (i, j) starts at (i * stride, j * stride) of the "
+                  "padded input, as in the forward pass."),
     ]
-    run_with_hints("conv2d_backward", student_fn, _conv_ref, cases, [_FORGOT_DBIAS],
-                          diagnoses=diagnoses, shape_hint=_conv_shape_hint,
-                          outputs=("dx", "dweight", "dbias"))
+    run_with_hints("conv2d_backward", student_fn, _conv_ref, cases,
+                   [_FORGOT_DBIAS, ("could not be broadcast", "A window and the kernel have "
+                                    "different shapes: pad x by `padding` first, slide the "
+                                    "windows with the stride, and crop dx at the end.")],
+                   diagnoses=diagnoses, shape_hint=_conv_shape_hint,
+                   outputs=("dx", "dweight", "dbias"),
+                   forbidden=[ref("conv2d_backward"), ref("conv_transpose2d"),
+                              "lessonlib.conv_transpose.conv_transpose2d_backward",
+                              "lessonlib.conv_loops.conv2d_backward_loops",
+                              "lessonlib.conv_loops.conv_transpose2d_loops",
+                              "lessonlib.conv_im2col.backward",
+                              "lessonlib.layers_conv.Conv2d.backward"])
 
 
 # ------------------------------------------------------- numerical gradient
@@ -337,6 +473,9 @@ def check_numerical_gradient(student_fn, hidden=False, seed=0):
         Diagnosis(lambda f, x, eps=1e-6: 2 * _exact(f, x),
                   "Twice too large: the two points x+eps and x-eps are 2*eps apart, divide "
                   "by 2*eps."),
+        Diagnosis(lambda f, x, eps=1e-6: _exact(f, x) / 2,
+                  "Half the gradient: the two points x+eps and x-eps are 2*eps apart; divide "
+                  "by 2*eps, not by 4*eps (or 2 * (2*eps))."),
         Diagnosis(lambda f, x, eps=1e-6: np.full(np.shape(x), (f(x + eps) - f(x - eps)) / (2 * eps)),
                   "You moved every entry at once. Perturb one entry at a time and put it back "
                   "before moving on to the next."),
@@ -344,4 +483,6 @@ def check_numerical_gradient(student_fn, hidden=False, seed=0):
     run_with_hints("numerical_gradient", _counting_calls(student_fn), _exact, cases,
                           [(("changed its input",), "Restore x[i] after each perturbation "
                             "(or work on x.copy()).")],
-                          diagnoses=diagnoses, rtol=1e-7, atol=1e-8)
+                          diagnoses=diagnoses, rtol=1e-7, atol=1e-8,
+                          forbidden=["lessonlib.gradcheck.numerical_gradient",
+                                     "lessonlib.gradcheck.gradcheck"])

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
+
+import lessonlib.conv_loops  # noqa: F401  (its functions are refused in 08)
 
 from ._core import Diagnosis
 from .networks_util import case, randn, ref, run_with_hints
@@ -14,6 +18,26 @@ __all__ = [
     "check_receptive_field",
     "check_conv_transpose2d",
 ]
+
+
+def _na():
+    raise ValueError("not applicable")
+
+
+def _groups_above_one(arguments):
+    g = arguments.get("groups", 1)
+    return not (isinstance(g, int) and g == 1)
+
+
+def _conv_forbidden(*names):
+    """lessonlib's convolutions: ``conv2d`` only with groups > 1 (groups=1 is allowed)."""
+    from .basics_common import When
+
+    return [When(ref("conv2d"), _groups_above_one, "lessonlib.conv.conv2d(groups > 1)"),
+            When(sys.modules["lessonlib.conv_loops"].conv2d_loops, _groups_above_one,
+                 "lessonlib.conv_loops.conv2d_loops(groups > 1)"),
+            "lessonlib.layers_conv.Conv2d.forward", "lessonlib.conv_im2col.backward",
+            "torch.nn.functional.conv2d"] + [ref(n) for n in names]
 
 
 # ------------------------------------------------------------ counting
@@ -53,9 +77,15 @@ def check_conv_param_count(student_fn, hidden=False, seed=0):
         Diagnosis(lambda ci, co, k, groups=1, bias=True:
                   _param_count(ci, co, k, groups, False) + (ci if bias else 0),
                   "There is one bias per OUTPUT channel (per filter), not per input channel."),
+        Diagnosis(lambda ci, co, k, groups=1, bias=True:
+                  _param_count(ci, co, k, groups, False) + (co // groups if bias and groups > 1
+                                                             else _na()),
+                  "That counts the biases of one group only: there is one bias per OUTPUT "
+                  "channel, out_channels in all, whatever the groups."),
     ]
     run_with_hints("conv_param_count", student_fn, _param_count, cases,
-                          diagnoses=diagnoses)
+                   diagnoses=diagnoses,
+                   forbidden=["lessonlib.layers_conv.Conv2d.__init__"])
 
 
 def _rf(kernel_sizes, dilations=None, strides=None):
@@ -69,11 +99,25 @@ def _rf(kernel_sizes, dilations=None, strides=None):
     return r
 
 
+def _rf_own_stride(kernel_sizes, dilations=None, strides=None):
+    if strides is None or all(s == 1 for s in strides):
+        raise ValueError("not applicable")
+    n = len(kernel_sizes)
+    dilations = [1] * n if dilations is None else list(dilations)
+    r, jump = 1, 1
+    for k, d, s in zip(kernel_sizes, dilations, strides):
+        jump *= s
+        r += (k - 1) * d * jump
+    return r
+
+
 def check_receptive_field(student_fn, hidden=False, seed=0):
     """Check ``receptive_field(kernel_sizes, dilations=None, strides=None)``."""
     cases = [
         case([3, 3, 3], description="three 3x3 layers"),
         case([3, 3, 3], [1, 2, 4], description="3x3 layers with dilations 1, 2, 4"),
+        case([3, 2, 3, 3], [1, 1, 1, 2], [1, 2, 1, 1],
+             description="3x3, a 2x2 stride-2 pool, 3x3, then 3x3 with dilation 2"),
     ]
     if hidden:
         cases += [
@@ -96,6 +140,10 @@ def check_receptive_field(student_fn, hidden=False, seed=0):
         Diagnosis(lambda ks, ds=None, ss=None: int(np.prod(ks)),
                   "Receptive fields grow by addition, not multiplication: r = 1 + sum of d*(k-1) "
                   "(times the product of the earlier strides)."),
+        Diagnosis(lambda ks, ds=None, ss=None: _rf_own_stride(ks, ds, ss),
+                  "A layer's own stride was counted in its own step: the stride of a layer "
+                  "spreads the layers AFTER it, so multiply the jump by s after adding "
+                  "d*(k-1)*jump (the product of the earlier strides only)."),
     ]
     run_with_hints("receptive_field", student_fn, _rf, cases, diagnoses=diagnoses)
 
@@ -113,6 +161,14 @@ def _interleaved(x, weight, bias=None, stride=1, padding=0, groups=1):
     return _grouped_ref(x[:, order], weight, bias, stride, padding, groups)
 
 
+def _same_filters(x, weight, bias=None, stride=1, padding=0, groups=1):
+    if groups == 1:
+        raise ValueError("not applicable")
+    fg = weight.shape[0] // groups
+    w = np.concatenate([weight[:fg]] * groups)
+    return _grouped_ref(x, w, bias, stride, padding, groups)
+
+
 def check_grouped_conv2d(student_fn, hidden=False, seed=0):
     """Check ``grouped_conv2d(x, weight, bias=None, stride=1, padding=0, groups=1)``."""
     rng = np.random.default_rng(seed)
@@ -122,6 +178,9 @@ def check_grouped_conv2d(student_fn, hidden=False, seed=0):
         case(x, w, groups=2, description="x (2, 4, 4, 4), weight (4, 2, 3, 3), groups=2"),
         case(x, randn(rng, 4, 1, 3, 3), randn(rng, 4), padding=1, groups=4,
              description="depthwise: x (2, 4, 4, 4), weight (4, 1, 3, 3), groups=4, padding 1"),
+        case(randn(rng, 1, 4, 5, 7), randn(rng, 6, 2, 2, 3), randn(rng, 6), stride=2,
+             padding=1, groups=2, description="x (1, 4, 5, 7), weight (6, 2, 2, 3), groups=2, "
+             "stride 2, padding 1"),
     ]
     if hidden:
         cases += [
@@ -143,12 +202,27 @@ def check_grouped_conv2d(student_fn, hidden=False, seed=0):
         Diagnosis(lambda x, w, b=None, stride=1, padding=0, groups=1:
                   _grouped_ref(x, w, None, stride, padding, groups),
                   "The bias is missing: add bias[o] to output channel o."),
+        Diagnosis(_same_filters,
+                  "Every group used the first block of filters: group g convolves its "
+                  "channels with its own filters weight[g*C_out/groups:(g+1)*C_out/groups]."),
     ]
+
+    def shape_hint(got, exp, case_):
+        s, p = case_.kwargs.get("stride", 1), case_.kwargs.get("padding", 0)
+        if len(got) == 4 and got[:2] == exp[:2] and s != 1 and got[2] > exp[2]:
+            return "stride is ignored: pass stride to the convolution of every group."
+        if len(got) == 4 and got[:2] == exp[:2] and p and got[2] < exp[2]:
+            return "padding is ignored: pass padding to the convolution of every group."
+        if len(got) == 4 and got[1] != exp[1]:
+            return "The output has C_out = weight.shape[0] channels: concatenate every group's."
+        return ""
     hints = [(("raised",), "weight has shape (C_out, C_in // groups, kH, kW): split x into "
               "`groups` blocks of C_in // groups channels and weight into `groups` blocks "
               "of C_out // groups filters, convolve block g with block g, concatenate.")]
     run_with_hints("grouped_conv2d", student_fn, _grouped_ref, cases, hints,
-                          diagnoses=diagnoses)
+                   diagnoses=diagnoses, shape_hint=shape_hint,
+                   forbidden=_conv_forbidden("conv_transpose2d", "conv2d_backward",
+                                             "depthwise_separable_conv2d"))
 
 
 # ---------------------------------------------------- depthwise separable
@@ -174,6 +248,9 @@ def check_depthwise_separable_conv2d(student_fn, hidden=False, seed=0):
         case(randn(rng, 2, 3, 4, 4), randn(rng, 3, 1, 3, 3), randn(rng, 4, 3, 1, 1),
              randn(rng, 3), randn(rng, 4), padding=1,
              description="with both biases, padding 1"),
+        case(randn(rng, 1, 2, 5, 7), randn(rng, 2, 1, 3, 3), randn(rng, 3, 2, 1, 1),
+             randn(rng, 2), randn(rng, 3), stride=2, padding=1,
+             description="x (1, 2, 5, 7), both biases, stride 2, padding 1"),
     ]
     if hidden:
         cases += [
@@ -196,6 +273,10 @@ def check_depthwise_separable_conv2d(student_fn, hidden=False, seed=0):
         Diagnosis(lambda x, dw, pw, db=None, pb=None, stride=1, padding=0:
                   _dws_by_parts(x, dw, pw, db, None, stride, padding),
                   "pointwise_bias is missing: add it after the 1x1 step."),
+        Diagnosis(lambda x, dw, pw, db=None, pb=None, stride=1, padding=0:
+                  _dws_by_parts(x, dw, pw, None, None, stride, padding),
+                  "Both biases are missing: depthwise_bias after the depthwise step, "
+                  "pointwise_bias after the 1x1 step."),
     ]
 
     def hint(got, exp, case_):
@@ -210,7 +291,8 @@ def check_depthwise_separable_conv2d(student_fn, hidden=False, seed=0):
         return ""
 
     run_with_hints("depthwise_separable_conv2d", student_fn, _dws_ref, cases,
-                          diagnoses=diagnoses, shape_hint=hint)
+                   diagnoses=diagnoses, shape_hint=hint,
+                   forbidden=_conv_forbidden("depthwise_separable_conv2d", "conv_transpose2d"))
 
 
 # ------------------------------------------------------- transposed conv
@@ -241,6 +323,24 @@ def _ct_shape_hint(got, exp, case_):
         return (f"stride {s} is ignored: input pixel (i, j) scatters its kernel to output "
                 f"position (i*{s}, j*{s}); H_out = (H - 1)*stride - 2*padding + kH + output_padding.")
     return "H_out = (H - 1)*stride - 2*padding + kH + output_padding."
+
+
+def _ct_assign(x, w, b=None, stride=1, padding=0, output_padding=0):
+    """The scatter loop with = instead of +=."""
+    n, c, h, wd = x.shape
+    _, f, kh, kw = w.shape
+    s = stride
+    out = np.zeros((n, f, (h - 1) * s + kh + output_padding, (wd - 1) * s + kw + output_padding))
+    for bi in range(n):
+        for ci in range(c):
+            for i in range(h):
+                for j in range(wd):
+                    out[bi, :, i * s:i * s + kh, j * s:j * s + kw] = x[bi, ci, i, j] * w[ci]
+    p = padding
+    out = out[:, :, p:out.shape[2] - p, p:out.shape[3] - p]
+    if b is not None:
+        out = out + np.asarray(b)[None, :, None, None]
+    return out
 
 
 def check_conv_transpose2d(student_fn, hidden=False, seed=0):
@@ -279,9 +379,19 @@ def check_conv_transpose2d(student_fn, hidden=False, seed=0):
         Diagnosis(lambda x, w, b=None, stride=1, padding=0, output_padding=0:
                   _ct_ref(x, w, None, stride, padding, output_padding),
                   "The bias is missing: add bias[o] to every pixel of output channel o."),
+        Diagnosis(_ct_assign,
+                  "The output is off where the scattered kernels overlap: each input pixel "
+                  "ADDS x[i, j] * weight into the output. Accumulate with += instead of "
+                  "assigning with =."),
     ]
     hints = [(("raised",), "Remember the layout: x is (N, C_in, H, W) and weight is "
               "(C_in, C_out, kH, kW); the output is (N, C_out, H_out, W_out) with "
               "H_out = (H - 1)*stride - 2*padding + kH + output_padding.")]
     run_with_hints("conv_transpose2d", student_fn, _ct_ref, cases, hints,
-                          diagnoses=diagnoses, shape_hint=_ct_shape_hint)
+                   diagnoses=diagnoses, shape_hint=_ct_shape_hint,
+                   forbidden=[ref("conv_transpose2d"), ref("conv2d_backward"),
+                              "lessonlib.conv_loops.conv_transpose2d_loops",
+                              "lessonlib.conv_loops.conv2d_backward_loops",
+                              "lessonlib.conv_im2col.backward",
+                              "lessonlib.layers_conv.ConvTranspose2d.forward",
+                              "torch.nn.functional.conv_transpose2d"])

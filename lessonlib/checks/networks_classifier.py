@@ -16,6 +16,14 @@ __all__ = [
     "check_cross_entropy_backward",
 ]
 
+def _skip():
+    raise ValueError("not applicable")
+
+
+_BIAS_AXIS = ("The bias is added along the wrong axis: it has shape (out_features,), one "
+              "number per output feature (column), so x @ weight.T + bias broadcasts it over "
+              "the rows; bias[:, None] adds it per example (row) instead.")
+
 _OVERFLOW = (
     "np.exp overflowed or underflowed (exp(1000) is inf, exp(-1000) is 0, and inf/inf "
     "or 0/0 is nan): subtract each row's maximum, z - z.max(axis=axis, keepdims=True), "
@@ -29,6 +37,12 @@ def _flatten_shape_hint(got, expected, case_):
         return ("Keep the batch axis: one row per image, x.reshape(x.shape[0], -1).")
     if len(got) > 2:
         return "Flatten every axis after the first one into a single axis."
+    if len(got) == 2 and got[0] != expected[0]:
+        return ("The output has one row per image (N = x.shape[0] rows) and C*H*W columns: "
+                "x.reshape(x.shape[0], -1), the batch axis first.")
+    if len(got) == 2 and got[1] < expected[1]:
+        return ("Some values are missing: flatten every axis after the first one (all the "
+                "channels, rows and columns), C*H*W values per image.")
     return ""
 
 
@@ -38,6 +52,7 @@ def check_flatten(student_fn, hidden=False, seed=0):
     cases = [
         case(np.arange(24.0).reshape(2, 3, 2, 2), description="x = arange(24) of shape (2, 3, 2, 2)"),
         case(np.array([[[[5.0]]]]), description="x of shape (1, 1, 1, 1)"),
+        case(np.arange(30.0).reshape(1, 2, 3, 5), description="x = arange(30) of shape (1, 2, 3, 5)"),
     ]
     if hidden:
         cases += [
@@ -52,9 +67,14 @@ def check_flatten(student_fn, hidden=False, seed=0):
         Diagnosis(lambda x: np.moveaxis(x, 1, -1).reshape(x.shape[0], -1),
                   "The values are in channels-last order (H, W, C). The layout here is NCHW: "
                   "flatten x as it is, x.reshape(x.shape[0], -1)."),
+        Diagnosis(lambda x: np.swapaxes(x, -1, -2).reshape(x.shape[0], -1),
+                  "Height and width are swapped (column by column): flatten x as it is, row "
+                  "by row, x.reshape(x.shape[0], -1)."),
     ]
     run_with_hints("flatten", student_fn, ref("flatten"), cases,
-                          diagnoses=diagnoses, shape_hint=_flatten_shape_hint)
+                   diagnoses=diagnoses, shape_hint=_flatten_shape_hint,
+                   forbidden=[ref("flatten"), "lessonlib.layers.Flatten.forward",
+                              "torch.flatten"])
 
 
 # ------------------------------------------------------------------ linear
@@ -67,6 +87,10 @@ def check_linear(student_fn, hidden=False, seed=0):
     cases = [
         case(x, w, b, description="x (2, 3), weight (4, 3), bias (4,)"),
         case(x, w, description="x (2, 3), weight (4, 3), no bias"),
+        case(np.array([[1.0, 0.0, 2.0], [0.5, -1.0, 1.0], [2.0, 1.0, 0.0]]),
+             np.array([[1.0, -1.0, 0.0], [0.0, 2.0, 1.0], [1.0, 0.5, -0.5]]),
+             np.array([1.0, -2.0, 0.5]),
+             description="x (3, 3), a square weight (3, 3), bias (3,)"),
     ]
     if hidden:
         cases += [
@@ -87,6 +111,12 @@ def check_linear(student_fn, hidden=False, seed=0):
                   "transpose, x @ weight.T."),
         Diagnosis(lambda x, w, b=None: w @ x.T + (0 if b is None else b[:, None]),
                   "The output must be (N, out_features), one row per example: x @ weight.T."),
+        Diagnosis(lambda x, w, b=None: x @ w.T + b[:, None] if b is not None else _skip(),
+                  _BIAS_AXIS),
+        Diagnosis(lambda x, w, b=None: x @ w.T + b.sum() if b is not None and len(b) > 1
+                  else _skip(),
+                  "Every output got the sum of all biases: output feature j adds bias[j] only, "
+                  "x @ weight.T + bias."),
     ]
 
     def hint(got, exp, case_):
@@ -96,11 +126,14 @@ def check_linear(student_fn, hidden=False, seed=0):
 
     hints = [
         (("NoneType",), "bias may be None: add it only when it is given (if bias is not None)."),
+        (("could not be broadcast",), _BIAS_AXIS),
         (("matmul",), "weight has shape (out_features, in_features): use x @ weight.T."),
         (("shapes",), "weight has shape (out_features, in_features): use x @ weight.T."),
     ]
     run_with_hints("linear", student_fn, ref("linear"), cases, hints,
-                          diagnoses=diagnoses, shape_hint=hint)
+                   diagnoses=diagnoses, shape_hint=hint,
+                   forbidden=[ref("linear"), ref("linear_backward"), "lessonlib.layers.Linear.forward",
+                              "torch.nn.functional.linear"])
 
 
 # ----------------------------------------------------------------- softmax
@@ -122,12 +155,43 @@ def _softmax_no_keepdims(z, axis=-1):
     return e / e.sum(axis=axis)
 
 
+def _softmax_global_max(z, axis=-1):
+    with np.errstate(all="ignore"):
+        e = np.exp(z - np.max(z))
+        return e / e.sum(axis=axis, keepdims=True)
+
+
+def _softmax_global_sum(z, axis=-1):
+    with np.errstate(all="ignore"):
+        e = np.exp(z - np.max(z))
+        return e / e.sum()
+
+
+def _softmax_last_axis(z, axis=-1):
+    if axis in (-1, np.ndim(z) - 1):
+        raise ValueError("not applicable")
+    e = np.exp(z - z.max(axis=-1, keepdims=True))
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+_GLOBAL_MAX = ("You subtracted the maximum of the whole array, z.max(): a row far below it "
+               "underflows to exp(-1000) = 0 and gives 0/0. Subtract each row's own maximum, "
+               "z.max(axis=axis, keepdims=True).")
+_AXIS_IGNORED = ("The `axis` argument is ignored (always the last axis): normalise along "
+                 "`axis`, z.max(axis=axis, keepdims=True) and e.sum(axis=axis, keepdims=True).")
+
+_FAR_APART = np.array([[1000.0, 1001.0, 999.0], [-1000.0, -1002.0, -999.0]])
+
+
 def check_softmax(student_fn, hidden=False, seed=0):
     """Check ``softmax(z, axis=-1)``: stable, each row sums to 1."""
     rng = np.random.default_rng(seed)
     cases = [
         case(np.array([[1.0, 2.0, 3.0], [1.0, 1.0, 1.0]]), description="z = [[1, 2, 3], [1, 1, 1]]"),
         case(np.array([[1000.0, 1001.0, 1002.0]]), description="large logits z = [[1000, 1001, 1002]]"),
+        case(_FAR_APART, description="rows far apart: z = [[1000, 1001, 999], [-1000, -1002, -999]]"),
+        case(np.array([[1.0, 0.0, 2.0], [3.0, 1.0, -1.0]]), axis=0,
+             description="z = [[1, 0, 2], [3, 1, -1]], axis=0 (each column sums to 1)"),
     ]
     if hidden:
         cases += [
@@ -142,7 +206,12 @@ def check_softmax(student_fn, hidden=False, seed=0):
             case(randn(rng, 2, 3, 4) * 10, description="z of shape (2, 3, 4)"),
         ]
     diagnoses = [
+        Diagnosis(_softmax_global_max, _GLOBAL_MAX),
         Diagnosis(_softmax_naive, _OVERFLOW),
+        Diagnosis(_softmax_last_axis, _AXIS_IGNORED),
+        Diagnosis(_softmax_global_sum,
+                  "You summed over the whole array: each row (each slice along `axis`) must "
+                  "sum to 1 on its own, e.sum(axis=axis, keepdims=True)."),
         Diagnosis(_softmax_wrong_axis,
                   "Normalised along the wrong axis: each row (one example's scores along "
                   "`axis`) must sum to 1. Use the `axis` argument for max and sum."),
@@ -157,7 +226,10 @@ def check_softmax(student_fn, hidden=False, seed=0):
     hints = [(("could not be broadcast",),
               "Keep the summed axis with keepdims=True so that the division broadcasts.")]
     run_with_hints("softmax", student_fn, ref("softmax"), cases, hints,
-                          diagnoses=diagnoses)
+                   diagnoses=diagnoses,
+                   forbidden=[ref("softmax"), ref("log_softmax"), ref("cross_entropy_backward"),
+                              "scipy.special.softmax", "scipy.special.log_softmax"]
+                   + _torch("softmax", "log_softmax"))
 
 
 # ------------------------------------------------------------- log_softmax
@@ -178,6 +250,9 @@ def check_log_softmax(student_fn, hidden=False, seed=0):
     cases = [
         case(np.array([[1.0, 2.0, 3.0], [0.0, 0.0, 0.0]]), description="z = [[1, 2, 3], [0, 0, 0]]"),
         case(np.array([[1000.0, 0.0, -1000.0]]), description="z = [[1000, 0, -1000]]"),
+        case(_FAR_APART, description="rows far apart: z = [[1000, 1001, 999], [-1000, -1002, -999]]"),
+        case(np.array([[1.0, 0.0, 2.0], [3.0, 1.0, -1.0]]), axis=0,
+             description="z = [[1, 0, 2], [3, 1, -1]], axis=0"),
     ]
     if hidden:
         cases += [
@@ -186,22 +261,50 @@ def check_log_softmax(student_fn, hidden=False, seed=0):
             case(np.array([[-3.0]]), description="one class"),
             case(randn(rng, 4, 3), axis=0, description="z of shape (4, 3), axis=0"),
         ]
+    def global_max(z, axis=-1):
+        m = np.max(z)
+        with np.errstate(all="ignore"):
+            return z - m - np.log(np.exp(z - m).sum(axis=axis, keepdims=True))
+
+    def last_axis(z, axis=-1):
+        if axis in (-1, np.ndim(z) - 1):
+            raise ValueError("not applicable")
+        m = z.max(axis=-1, keepdims=True)
+        return z - m - np.log(np.exp(z - m).sum(axis=-1, keepdims=True))
+
     diagnoses = [
+        Diagnosis(global_max, _GLOBAL_MAX),
+        Diagnosis(last_axis, _AXIS_IGNORED),
         Diagnosis(_log_of_stable_softmax,
                   "log(softmax(z)) underflows to log(0) = -inf (and can overflow) for scores "
                   "far below the max. Use the log-sum-exp form: (z - m) - "
                   "log(sum(exp(z - m))) with m the row maximum."),
-        Diagnosis(_log_softmax_naive, _OVERFLOW),
+        Diagnosis(_log_softmax_naive, _OVERFLOW + " Better still, use the log-sum-exp form: "
+                  "(z - m) - log(sum(exp(z - m))) with m the row maximum."),
         Diagnosis(lambda z, axis=-1: z - np.log(np.exp(z - z.max(axis=axis, keepdims=True))
                                                 .sum(axis=axis, keepdims=True)),
                   "You subtracted the max inside the exponential but did not add it back: "
                   "logsumexp(z) = m + log(sum(exp(z - m)))."),
     ]
     run_with_hints("log_softmax", student_fn, ref("log_softmax"), cases,
-                          diagnoses=diagnoses)
+                   diagnoses=diagnoses,
+                   forbidden=[ref("log_softmax"), ref("softmax"), ref("cross_entropy"),
+                              "scipy.special.log_softmax", "scipy.special.softmax"]
+                   + _torch("log_softmax", "softmax"))
 
 
 # ----------------------------------------------------------- cross_entropy
+def _torch(*names):
+    return [f"torch.nn.functional.{n}" for n in names] + [f"torch.{n}" for n in names]
+
+
+def _log_softmax_axis0(z):
+    if z.shape[0] == 1:
+        raise ValueError("not applicable")
+    m = z.max(axis=0, keepdims=True)
+    return z - m - np.log(np.exp(z - m).sum(axis=0, keepdims=True))
+
+
 def _ce_parts(logits, targets):
     z = logits - logits.max(axis=1, keepdims=True)
     logp = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
@@ -264,9 +367,16 @@ def check_cross_entropy(student_fn, hidden=False, seed=0):
                   "the loss is -log p[target]."),
         Diagnosis(_ce_naive, _OVERFLOW + " Better still, use log-softmax (log-sum-exp) "
                   "instead of log(softmax)."),
+        Diagnosis(lambda z, t: -_log_softmax_axis0(z)[np.arange(len(t)), np.asarray(t)].mean(),
+                  "The log-softmax was taken over the wrong axis (axis=0, over the examples): "
+                  "each row's scores are normalised over the classes, axis=1."),
     ]
     run_with_hints("cross_entropy", student_fn, ref("cross_entropy"), cases,
-                          diagnoses=diagnoses, shape_hint=_ce_shape_hint)
+                   diagnoses=diagnoses, shape_hint=_ce_shape_hint,
+                   forbidden=[ref("cross_entropy"), ref("log_softmax"), ref("softmax"),
+                              "lessonlib.layers.CrossEntropyLoss.forward",
+                              "scipy.special.log_softmax", "scipy.special.softmax"]
+                   + _torch("cross_entropy", "log_softmax", "softmax", "nll_loss"))
 
 
 def _ce_backward_parts(z, t):
@@ -312,6 +422,17 @@ def check_cross_entropy_backward(student_fn, hidden=False, seed=0):
         Diagnosis(lambda z, t: (lambda p, y, n: (p - y) / p.size)(*_ce_backward_parts(z, t)),
                   "You divided by N*C; divide by N only."),
         Diagnosis(_ce_backward_naive, _OVERFLOW),
+        Diagnosis(lambda z, t: (lambda p, y, n: (p - y) / z.shape[1])(*_ce_backward_parts(z, t))
+                  if z.shape[1] != len(t) else _skip(),
+                  "You divided by the number of classes C; the loss is the mean over the N "
+                  "examples, so divide by N = len(targets)."),
+        Diagnosis(lambda z, t: (np.exp(_log_softmax_axis0(z)) - _ce_backward_parts(z, t)[1])
+                  / len(t),
+                  "The softmax was taken over the wrong axis (axis=0, over the examples): "
+                  "normalise each row over the classes, axis=1."),
     ]
     run_with_hints("cross_entropy_backward", student_fn, ref("cross_entropy_backward"),
-                   cases, diagnoses=diagnoses)
+                   cases, diagnoses=diagnoses,
+                   forbidden=[ref("cross_entropy_backward"), ref("softmax"), ref("log_softmax"),
+                              "lessonlib.layers.CrossEntropyLoss.backward",
+                              "scipy.special.softmax"] + _torch("softmax"))

@@ -49,10 +49,12 @@ def _lenet_forward(x, arrays, relu=True, pool="max"):
     """The reference computation of the course's LeNet from its six arrays."""
     conv2d, flatten, linear = ref("conv2d"), ref("flatten"), ref("linear")
     pool_fn = ref("max_pool2d" if pool == "max" else "avg_pool2d")
-    act = ref("relu") if relu else (lambda a: a)
+    r1, r2 = relu if isinstance(relu, tuple) else (relu, relu)
+    act1 = ref("relu") if r1 else (lambda a: a)
+    act2 = ref("relu") if r2 else (lambda a: a)
     w1, b1, w2, b2, w3, b3 = arrays
-    h = pool_fn(act(conv2d(x, w1, b1, padding=1)), 2)
-    h = pool_fn(act(conv2d(h, w2, b2, padding=1)), 2)
+    h = pool_fn(act1(conv2d(x, w1, b1, padding=1)), 2)
+    h = pool_fn(act2(conv2d(h, w2, b2, padding=1)), 2)
     return linear(flatten(h), w3, b3)
 
 
@@ -70,10 +72,28 @@ def _shape_advice(got):
     return ""
 
 
+def _same_stream(a, b, m=12):
+    """Whether two weight arrays start with the same random draws (up to one scale)."""
+    a, b = np.ravel(a)[:m].astype(float), np.ravel(b)[:m].astype(float)
+    if len(a) < m or len(b) < m or not np.all(np.abs(b) > 1e-12):
+        return False
+    r = a / b
+    return bool(np.allclose(r, r[0], rtol=1e-6, atol=0))
+
+
+def _one_seed_everywhere(arrays):
+    weights = [a for a in arrays if a.ndim > 1]
+    return any(_same_stream(weights[i], weights[j])
+               for i in range(len(weights)) for j in range(i + 1, len(weights)))
+
+
 def check_build_lenet(student_fn, hidden=False, seed=0):
     """Check ``build_lenet(rng=None)``: the layers, their shapes and the forward pass."""
+    from .basics_common import guard
+
     name = "build_lenet"
     _check_callable(student_fn, name)
+    student_fn = guard(student_fn, name, forbidden=["lessonlib.train.make_digits_cnn"])
     model = _call(student_fn, name, rng=seed)
     if model is None:
         raise CheckFailed(f"{name} returned None. Did you forget `return model`?")
@@ -85,6 +105,12 @@ def check_build_lenet(student_fn, hidden=False, seed=0):
     if shapes != LENET_SHAPES:
         raise CheckFailed(f"The parameters of the model have shapes {shapes}, expected "
                           f"{LENET_SHAPES}. {_shape_advice(shapes)}")
+    if _one_seed_everywhere(arrays):
+        raise CheckFailed(
+            f"The layers of the model from {name} start from the same random numbers: the "
+            f"int seed `rng` was given to every layer, so each one draws the same initial "
+            f"weights (identical up to scale). Make ONE generator, rng = "
+            f"np.random.default_rng(rng), and pass that generator to every layer.")
     rng = np.random.default_rng(seed + 1)
     sizes = [2, 1, 5] if hidden else [2]
     n = 0
@@ -97,6 +123,12 @@ def check_build_lenet(student_fn, hidden=False, seed=0):
                       "The ReLUs are missing: put ReLU() after each Conv2d."),
             Diagnosis(lambda x: _lenet_forward(x, arrays, pool="avg"),
                       "Use MaxPool2d(2), not average pooling."),
+            Diagnosis(lambda x: _lenet_forward(x, arrays, relu=(True, False)),
+                      "The second ReLU is missing: put ReLU() after each Conv2d, the second "
+                      "one too."),
+            Diagnosis(lambda x: _lenet_forward(x, arrays, relu=(False, True)),
+                      "The first ReLU is missing: put ReLU() after each Conv2d, the first "
+                      "one too."),
         ]
         compare(f"{name}()(x)", got, _lenet_forward(x, arrays), the_case, diagnoses,
                 lambda g, e, c: ("The output must be one row of 10 class scores per image."
@@ -121,7 +153,11 @@ def check_accuracy(student_fn, hidden=False, seed=0):
     """Check ``accuracy(logits, targets)``: fraction of rows whose argmax is the target."""
     rng = np.random.default_rng(seed)
     z = np.array([[2.0, 0.1, -1.0], [0.0, 3.0, 1.0], [0.5, 0.2, 0.9], [1.0, 2.0, 0.0]])
-    cases = [case(z, np.array([0, 1, 2, 0]), description="4 examples, 3 of them right")]
+    z4 = np.array([[0.1, 0.5, 0.9], [0.2, 0.9, 0.4], [0.6, 0.8, 0.1], [0.3, 0.2, 0.9]])
+    cases = [case(z4, np.array([0, 1, 2, 0]),
+                  description="logits [[0.1, 0.5, 0.9], [0.2, 0.9, 0.4], [0.6, 0.8, 0.1], "
+                  "[0.3, 0.2, 0.9]], targets [0, 1, 2, 0] (1 of 4 right)"),
+             case(z, np.array([0, 1, 2, 0]), description="4 examples, 3 of them right")]
     if hidden:
         big = randn(rng, 50, 10)
         cases += [
@@ -143,11 +179,18 @@ def check_accuracy(student_fn, hidden=False, seed=0):
         Diagnosis(lambda z, t: float(np.mean(np.argmax(z, axis=0) == np.asarray(t))),
                   "argmax over axis 0 picks, for each class, the best example; take it over "
                   "the classes, axis=1."),
+        Diagnosis(lambda z, t: float(np.mean(np.argmin(z, axis=1) == np.asarray(t))),
+                  "That uses argmin: the predicted class is the one with the HIGHEST score, "
+                  "np.argmax(logits, axis=1)."),
+        Diagnosis(lambda z, t: float(np.sum(np.argmax(z, axis=1) == np.asarray(t)) // len(t)),
+                  "That is an integer division (//) of the number of correct predictions by "
+                  "N: it rounds down to 0 (or 1). Divide with /, or take np.mean(...)."),
     ]
     hints = [(("raised",), "The predicted class of each row is np.argmax(logits, axis=1); "
               "compare it with targets and average.")]
     run_with_hints("accuracy", student_fn, _accuracy, cases, hints,
-                          diagnoses=diagnoses)
+                   diagnoses=diagnoses,
+                   forbidden=["lessonlib.train.evaluate", "lessonlib.train.predict"])
 
 
 # ------------------------------------------------------------- train_step
@@ -164,6 +207,15 @@ def _step(model, x, y, lr, sign=1.0, scale=1.0, loss_after=False):
     return loss
 
 
+def _others_changed(theirs, before, k):
+    """Whether a parameter other than ``k`` of the student's model moved from ``before``."""
+    try:
+        return any(not np.allclose(np.asarray(theirs.params[j]), np.asarray(p))
+                   for j, p in before.items() if j != k)
+    except Exception:  # a model without these parameters: no such advice
+        return False
+
+
 def _after(k, **opts):
     def wrong(model, x, y, lr):
         model = copy.deepcopy(model)
@@ -174,8 +226,13 @@ def _after(k, **opts):
 
 def check_train_step(student_fn, hidden=False, seed=0):
     """Check ``train_step(model, x, y, lr)``: forward, loss, backward, update; returns the loss."""
+    from .basics_common import guard
+
     name = "train_step"
     _check_callable(student_fn, name)
+    make = getattr(student_fn, "make", None)   # while grading: build the model in the kernel
+    student_fn = guard(student_fn, name, forbidden=["lessonlib.optim.SGD.step",
+                                                    "lessonlib.train.train_digits_cnn"])
     rng = np.random.default_rng(seed)
     setups = [(4, 0.1, 1)]
     if hidden:
@@ -185,9 +242,9 @@ def check_train_step(student_fn, hidden=False, seed=0):
         x = rng.uniform(0, 1, (size, 1, 4, 4))
         y = rng.integers(0, 3, size)
         mine = small_model(seed)
-        make = getattr(student_fn, "make", None)   # while grading: build it in the kernel
         theirs = make(small_model, seed) if make is not None else small_model(seed)
         for step in range(steps):
+            start = {j: np.array(p, copy=True) for j, p in mine.params.items()}
             desc = (f"a batch of {size} 4x4 image(s), lr={lr}"
                     + (f", step {step + 1} of {steps}" if steps > 1 else ""))
             the_case = Case(args=(copy.deepcopy(mine), x, y, lr), description=desc)
@@ -203,6 +260,9 @@ def check_train_step(student_fn, hidden=False, seed=0):
                     raise CheckFailed(f"The model lost its parameter {k!r}.")
                 compare(f"model.params[{k!r}] after {name}", theirs.params[k], p, the_case, [
                     Diagnosis(lambda m, x, y, lr, _k=k: m.params[_k],
+                              f"{k!r} did not change while other parameters did: update "
+                              f"every parameter of model.params (the biases too), "
+                              f"p -= lr * g." if _others_changed(theirs, start, k) else
                               "The parameters did not change. Update them in place, "
                               "p -= lr * g (p = p - lr * g makes a new array that the model "
                               "never sees), after model.backward(...)."),

@@ -11,7 +11,7 @@ import sys
 
 import numpy as np
 
-from ._core import Case, CheckFailed, run_cases
+from ._core import Case
 
 __all__: list[str] = []
 
@@ -28,24 +28,21 @@ def randn(rng, *shape):
     return rng.standard_normal(shape)
 
 
-def run_with_hints(name, student_fn, reference_fn, cases, hints=(), **kwargs):
-    """:func:`run_cases`, adding advice to a failure message that contains a phrase.
+def run_with_hints(name, student_fn, reference_fn, cases, hints=(), forbidden=(),
+                   **kwargs):
+    """:func:`~lessonlib.checks.basics_common.run`, the runner of every check.
 
     ``hints`` is a sequence of ``(phrases, advice)``: when the failure
     message contains every phrase of ``phrases`` (a str or a tuple of
     str), ``advice`` is appended (the first matching hint only). This is
     how a crash such as ``matmul: ... mismatch`` or a ``None`` output gets
-    an explanation in the lesson's words.
+    an explanation in the lesson's words. ``forbidden`` are the functions
+    the student's one may not call (lessonlib's reference among them).
     """
-    try:
-        return run_cases(name, student_fn, reference_fn, cases, **kwargs)
-    except CheckFailed as exc:
-        msg = str(exc)
-        for phrases, advice in hints:
-            phrases = (phrases,) if isinstance(phrases, str) else tuple(phrases)
-            if all(p in msg for p in phrases):
-                raise CheckFailed(f"{msg} {advice}") from None
-        raise
+    from .basics_common import run
+
+    return run(name, student_fn, reference_fn, cases, hints=hints, forbidden=forbidden,
+               **kwargs)
 
 
 def pool_backward_loop(dout, x, kernel_size, stride=None, padding=0, mode="max",
@@ -61,7 +58,7 @@ def pool_backward_loop(dout, x, kernel_size, stride=None, padding=0, mode="max",
     mode : {"max", "avg"}
     accumulate : bool
         False writes each window's gradient with ``=`` (the overlap bug).
-    ties : {"first", "last", "all"}
+    ties : {"first", "last", "all", "split"}
         Which maxima of a window receive the gradient.
     divisor : {"window", "valid", "none"}
         Average pooling: divide by ``k*k``, by the number of un-padded
@@ -90,8 +87,10 @@ def pool_backward_loop(dout, x, kernel_size, stride=None, padding=0, mode="max",
                     g = dout[n, c, i, j]
                     if mode == "max":
                         mask = np.zeros(win.shape, dtype=bool)
-                        if ties == "all":
+                        if ties in ("all", "split"):
                             mask = win == win.max()
+                            if ties == "split":
+                                g = g / mask.sum()
                         elif ties == "last":
                             flat = win.ravel()[::-1]
                             mask.ravel()[flat.size - 1 - int(np.argmax(flat))] = True
