@@ -535,7 +535,7 @@ POOL = [
     ("correlate1d", lambda x, k, mode="full": corr1d(x, k, mode, bug="full_short"),
      "last sample|One sample short|len\\(x\\) \\+ len\\(k\\) - 1"),
     # ------------------------------------------------------------- correlate2d
-    ("correlate2d", lambda im, k: correlate2d(im, k, bug="int_buffer"), "int|dtype"),
+    ("correlate2d", lambda im, k: correlate2d(im, k, bug="int_buffer"), "int dtype"),
     ("correlate2d", lambda im, k: correlate2d(im, k, bug="square_kernel"),
      "square|kernel\\.shape\\[1\\]|kW"),
     ("correlate2d", lambda im, k: correlate2d(im, k, bug="hw_swap"),
@@ -566,14 +566,14 @@ POOL = [
      "0|zero|-0|empty"),
     ("pad2d", lambda x, p, value=0.0: pad2d(x, p, value, bug="lr_tb"), "PyTorch"),
     ("pad2d", lambda x, p, value=0.0: pad2d(x, p, value, bug="int_buffer"),
-     "int|dtype|fill value"),
+     "int dtype"),
     ("pad2d", lambda x, p, value=0.0: pad2d(x, p, 0.0), "fill value"),
     ("pad2d", lambda x, p, value=0.0: pad2d(x, _pair(p)[::-1] if not
                                             (isinstance(p, (tuple, list)) and len(p) == 4)
                                             else p, value), "swapped"),
     ("pad2d", _in_place(lambda x, p, value=0.0: pad2d(x, p, value)), "in place"),
     # ------------------------------------------------------------- conv2d
-    ("conv2d", _conv("int_buffer"), "int|dtype"),
+    ("conv2d", _conv("int_buffer"), "int dtype"),
     ("conv2d", _conv("stride_input"), "stride.*input|subsampl|every"),
     ("conv2d", _conv("bias_inside"), "bias.*(every|each) (product|tap|term)|inside"),
     ("conv2d", _conv("square"), "square|kW|weight\\.shape\\[3\\]"),
@@ -600,7 +600,7 @@ POOL = [
      "bias|one per output"),
     ("linear_param_count", lambda i, o, bias=True: i * o + (i if bias else 0), "not per input"),
     # ------------------------------------------------------------- relu
-    ("relu", lambda x: np.maximum(np.asarray(x), 0).astype(int), "int|dtype"),
+    ("relu", lambda x: np.maximum(np.asarray(x), 0).astype(int), "int dtype"),
     ("relu", _in_place(relu), "in place"),
     ("max_pool2d", _pool("max", "square"), "square|kW|kernel_size\\[1\\]"),
     ("max_pool2d", _pool("max", "hw_pad"), "swapped"),
@@ -612,7 +612,7 @@ POOL = [
     ("max_pool2d", lambda x, k, stride=None, padding=0: pool2d(x, k, stride, padding, "avg"),
      "average pooling"),
     # ------------------------------------------------------------- avg_pool2d
-    ("avg_pool2d", _int_zeros_like_pool, "int|dtype"),
+    ("avg_pool2d", _int_zeros_like_pool, "int dtype"),
     ("avg_pool2d", _pool("avg", "square"), "square|kW|kernel_size\\[1\\]"),
     ("avg_pool2d", _pool("avg", "hw_pad"), "swapped"),
     ("avg_pool2d", _pool("avg", "hw_out"), "[Hh]eight and width|swapped|last"),
@@ -668,7 +668,7 @@ POOL = [
     ("relu_backward", _in_place(relu_backward, 0), "in place"),
     ("relu_backward", lambda d, x: d * (x < 0), "inverted|x < 0"),
     # ------------------------------------------------------------- linear_backward
-    ("linear_backward", lambda d, x, w: (d @ w, d.T @ x, d.sum(axis=1)), "axis=0|shape"),
+    ("linear_backward", lambda d, x, w: (d @ w, d.T @ x, d.sum(axis=1)), "axis=0"),
     ("linear_backward", lambda d, x, w: (d @ w, (x.T @ d), d.sum(axis=0)), "transposed"),
     ("linear_backward", lambda d, x, w: (d @ w, d.T @ x / len(x), d.sum(axis=0)), "averaged"),
     ("linear_backward", lambda d, x, w: (d @ w, d.T @ x, d.mean(axis=0)), "SUM"),
@@ -874,3 +874,108 @@ if __name__ == "__main__":
             print("UNNAMED", r["name"], r["pattern"], "|",
                   (r["visible"] or r["hidden"])[:300])
     sys.exit(0)
+
+
+# ============================================================== the reference is refused
+
+def _calls(name, *, via=None):
+    """A student's function that returns lessonlib's own ``name`` (or ``via``'s result)."""
+    import lessonlib
+
+    target = getattr(lessonlib, via or name)
+
+    def student(*args, **kwargs):
+        return target(*args, **kwargs)
+    return student
+
+
+def _calls_with(fn):
+    def student(*args, **kwargs):
+        return fn(*args, **kwargs)
+    return student
+
+
+def _lenet_from_train(rng=None):
+    from lessonlib import train
+    return train.make_digits_cnn(rng)
+
+
+def _grouped_with_groups(x, w, b=None, stride=1, padding=0, groups=1):
+    import lessonlib
+    return lessonlib.conv2d(x, w, b, stride=stride, padding=padding, groups=groups)
+
+
+def _grouped_from_groups1(x, w, b=None, stride=1, padding=0, groups=1):
+    import lessonlib
+    c, f = x.shape[1] // groups, w.shape[0] // groups
+    return np.concatenate([lessonlib.conv2d(x[:, g * c:(g + 1) * c], w[g * f:(g + 1) * f],
+                                            None if b is None else b[g * f:(g + 1) * f],
+                                            stride=stride, padding=padding)
+                           for g in range(groups)], axis=1)
+
+
+def _ct_from_backward(x, w, b=None, stride=1, padding=0, output_padding=0):
+    import lessonlib
+    n, c, h, wd = x.shape
+    kh, kw = w.shape[2:]
+    ho = (h - 1) * stride - 2 * padding + kh + output_padding
+    wo = (wd - 1) * stride - 2 * padding + kw + output_padding
+    dx, _, _ = lessonlib.conv2d_backward(x, np.zeros((n, w.shape[1], ho, wo)), w,
+                                         stride=stride, padding=padding)
+    return dx if b is None else dx + b[None, :, None, None]
+
+
+REFERENCE_CALLS = [
+    ("correlate2d", _calls("correlate2d")),
+    ("conv2d", _calls("conv2d")),
+    ("max_pool2d", _calls("max_pool2d")),
+    ("flatten", _calls("flatten")),
+    ("linear", _calls("linear")),
+    ("softmax", _calls("softmax")),
+    ("softmax", lambda z, axis=-1: np.exp(_calls("log_softmax")(z, axis))),
+    ("log_softmax", _calls("log_softmax")),
+    ("cross_entropy", _calls("cross_entropy")),
+    ("cross_entropy", lambda z, t: float(-_calls("log_softmax")(z)[np.arange(len(t)), t].mean())),
+    ("cross_entropy_backward", _calls("cross_entropy_backward")),
+    ("relu_backward", _calls("relu_backward")),
+    ("linear_backward", _calls("linear_backward")),
+    ("max_pool2d_backward", _calls("max_pool2d_backward")),
+    ("avg_pool2d_backward", _calls("avg_pool2d_backward")),
+    ("conv2d_backward", _calls("conv2d_backward")),
+    ("numerical_gradient", _calls("numerical_gradient")),
+    ("build_lenet", _lenet_from_train),
+    ("grouped_conv2d", _grouped_with_groups),
+    ("depthwise_separable_conv2d", _calls("depthwise_separable_conv2d")),
+    ("conv_transpose2d", _calls("conv_transpose2d")),
+    ("conv_transpose2d", _ct_from_backward),
+]
+
+
+@pytest.mark.parametrize("name, fn", REFERENCE_CALLS,
+                         ids=[f"{n}-{i}" for i, (n, _) in enumerate(REFERENCE_CALLS)])
+def test_calling_lessonlib_s_reference_is_refused_in_every_notebook(name, fn):
+    with pytest.raises(CheckFailed, match=r"calls lessonlib\..*, which computes"):
+        check_of(name)(fn)
+
+
+def test_grouped_conv2d_may_build_on_conv2d_with_groups_1(capsys):
+    check_of("grouped_conv2d")(_grouped_from_groups1, hidden=True)
+    assert "\N{CHECK MARK}" in capsys.readouterr().out
+
+
+def test_a_library_imported_inside_the_student_s_function_is_refused_too():
+    pytest.importorskip("scipy")
+
+    def student(image, kernel):
+        import scipy.signal
+        return scipy.signal.correlate2d(image, kernel, mode="valid")
+
+    with pytest.raises(CheckFailed, match=r"calls scipy\.signal\.correlate2d"):
+        check_of("correlate2d")(student)
+
+
+def test_torch_is_refused_by_name_without_being_imported_by_the_check():
+    from lessonlib.checks.basics_common import torch_functions
+
+    names = torch_functions("conv2d")
+    assert "torch.nn.functional.conv2d" in names and all(isinstance(n, str) for n in names)

@@ -30,7 +30,7 @@ from .. import signal as _sig
 from ._core import Case, CheckFailed, Diagnosis, call_student
 from .basics_cases import (conv_output_size_cases, corr1d_cases, corr2d_cases,
                            pad2d_cases)
-from .basics_common import (ShapeDiagnosis, broadcast_advice, conv_fn, documented, guard,
+from .basics_common import (ShapeDiagnosis, broadcast_advice, skip, conv_fn, documented, guard,
                             int_result, loop_diagnoses, run, scipy_functions, truncated)
 from .basics_drills import conv_arithmetic_drills, drill_feedback
 from .basics_layers import (check_avg_pool2d, check_conv2d, check_conv2d_param_count,
@@ -356,7 +356,8 @@ def _pad2d_shapes():
 def check_pad2d(student_fn, hidden=False, seed=0):
     """Check ``pad2d(x, padding, value=0.0)``: int, (ph, pw) or (top, bottom, left, right)."""
     diagnoses = [
-        Diagnosis(lambda x, padding, value=0.0: _sig.pad2d(x, padding, 0.0),
+        Diagnosis(lambda x, padding, value=0.0: _sig.pad2d(x, padding, 0.0)
+                  if np.asarray(x).dtype.kind == "f" else skip(),
                   "The fill value was ignored: fill the new border with `value` "
                   "(np.pad(..., constant_values=value))."),
     ]

@@ -271,9 +271,9 @@ def pool_cases(kind, hidden, seed):
     cases = [
         _pool_case(x44, 2, label="2x2 windows, stride left at its default"),
         _pool_case(rng.integers(-3, 6, size=(1, 2, 4, 4)).astype(float), 2, 1),
-        _pool_case(-1.0 - rng.integers(0, 5, size=(1, 1, 5, 5)).astype(float), 3, 2, 1,
+        _pool_case(-1.0 - rng.integers(0, 5, size=(1, 1, 5, 5)).astype(float), 3, 1, 1,
                    label="negative values, padding 1"),
-        _pool_case(np.arange(2 * 4 * 10).reshape(1, 2, 4, 10) * 7 % 11, (2, 3), 2, (1, 0),
+        _pool_case(np.arange(2 * 5 * 10).reshape(1, 2, 5, 10) * 7 % 11, (2, 3), 2, (1, 0),
                    label="int x wider than tall, 2x3 windows, stride 2, padding (1, 0)"),
     ]
     if hidden:

@@ -313,7 +313,13 @@ def run(name, student_fn, reference, cases, diagnoses=(), shapes=(), forbidden=(
         case = cases[i] if i is not None and i < len(cases) else None
         if case is not None and "nan/inf" in msg and outputs is None and "out" in seen:
             msg = str(_rediagnose(name, exc, case, seen["out"], diagnoses))
-        for phrases, advice in hints:
+        if "took the input's int dtype" in msg and "out" in seen:
+            kind = np.asarray(seen["out"]).dtype.kind if seen["out"] is not None else "O"
+            if kind == "f":   # a float output that only happens to look truncated
+                msg = msg.replace(int_dtype_message(name), "The values differ from the "
+                                  "expected ones; compare your output with the expected one "
+                                  "on this small case by hand.")
+        for phrases, advice in list(hints) + [("Cannot cast ufunc", int_dtype_message(name))]:
             phrases = (phrases,) if isinstance(phrases, str) else tuple(phrases)
             if all(p in msg for p in phrases):
                 extra = advice(msg, case) if callable(advice) else advice

@@ -73,7 +73,7 @@ def _lin_shape_hint(got, exp, case_):
     if len(got) == 2 and got == exp[::-1]:
         return ("It is transposed: weight has shape (out_features, in_features), "
                 "so dweight = dout.T @ x (and dx = dout @ weight).")
-    if len(exp) == 1 and len(got) == 0:
+    if len(exp) == 1 and got != exp:
         return "dbias has one entry per output feature: sum dout over the batch only (axis=0)."
     return ""
 
@@ -458,7 +458,10 @@ def check_numerical_gradient(student_fn, hidden=False, seed=0):
     """Check ``numerical_gradient(f, x, eps=1e-6)``: central differences, one entry at a time."""
     rng = np.random.default_rng(seed)
     cases = [case(Smooth(np.array([1.0, -2.0, 0.5])), np.array([0.3, -1.2, 2.0]),
-                  description="f(x) = sum(c*sin(x) + x**2/2), x of shape (3,)")]
+                  description="f(x) = sum(c*sin(x) + x**2/2), x of shape (3,)"),
+             case(Smooth(np.array([[0.5, 1.5], [-1.0, 2.0], [1.0, -0.5]])),
+                  np.array([[1.0, -0.5], [0.2, 2.5], [-1.5, 0.7]]), eps=1e-4,
+                  description="f(x) = sum(c*sin(x) + x**2/2), x of shape (3, 2), eps=1e-4")]
     if hidden:
         cases += [
             case(Smooth(randn(rng, 2, 3)), randn(rng, 2, 3), description="x of shape (2, 3)"),

@@ -112,7 +112,7 @@ def check_build_lenet(student_fn, hidden=False, seed=0):
             f"weights (identical up to scale). Make ONE generator, rng = "
             f"np.random.default_rng(rng), and pass that generator to every layer.")
     rng = np.random.default_rng(seed + 1)
-    sizes = [2, 1, 5] if hidden else [2]
+    sizes = [2, 1, 5] if hidden else [2, 1]
     n = 0
     for size in sizes:
         x = rng.uniform(0, 1, (size, 1, 8, 8))
@@ -234,7 +234,7 @@ def check_train_step(student_fn, hidden=False, seed=0):
     student_fn = guard(student_fn, name, forbidden=["lessonlib.optim.SGD.step",
                                                     "lessonlib.train.train_digits_cnn"])
     rng = np.random.default_rng(seed)
-    setups = [(4, 0.1, 1)]
+    setups = [(4, 0.1, 1), (1, 0.5, 2)]
     if hidden:
         setups += [(1, 0.5, 1), (6, 0.05, 3)]
     n = 0
