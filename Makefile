@@ -9,7 +9,7 @@ BIN    := $(abspath $(VENV))/bin
 # nbgrader calls the `alembic` executable: the venv's bin must be on PATH.
 export PATH := $(BIN):$(PATH)
 
-.PHONY: lab test venv execute release bench clean
+.PHONY: lab test venv execute release bench bench-threads clean
 
 venv: $(VENV)/.installed
 
@@ -39,6 +39,11 @@ release: venv
 
 bench: venv
 	$(BIN)/python benchmarks/run.py
+
+# Notebook 07's training loop on an idle and on a busy machine, with lessonlib's
+# default BLAS thread policy (lessonlib/_threads.py), without it, and forced to 1 thread.
+bench-threads: venv
+	$(BIN)/python benchmarks/threads.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis .coverage htmlcov
