@@ -293,7 +293,7 @@ MUTANTS = [
     ("linear", lambda x, w, b=None: x @ w.T, "bias is missing", True),
     ("linear", lambda x, w, b=None: x @ w + (0 if b is None else b), r"weight\.T", True),
     ("linear", lambda x, w, b=None: x @ w.T + b, "bias may be None", True),
-    ("linear", lambda x, w, b=None: x @ w.T - (0 if b is None else b), "differ", True),
+    ("linear", lambda x, w, b=None: x @ w.T - (0 if b is None else b), "subtracted", True),
     ("linear", lambda x, w, b=None: w @ x.T + (0 if b is None else b[:, None]), "swapped", True),
     # softmax
     ("softmax", _naive_softmax, "subtract each row's maximum", True),
@@ -338,7 +338,7 @@ MUTANTS = [
     ("relu_backward", lambda d, x: (x > 0) * 1.0, "chain rule", True),
     ("relu_backward", lambda d, x: d * (d > 0), "forward input", True),
     ("relu_backward", lambda d, x: d * np.maximum(x, 0), "local derivative", True),
-    ("relu_backward", lambda d, x: d.copy(), "differ", True),
+    ("relu_backward", lambda d, x: d.copy(), "passes everywhere", True),
     # linear_backward
     ("linear_backward", lambda d, x, w: (d @ w, x.T @ d, d.sum(0)), "transposed", True),
     ("linear_backward", lambda d, x, w: (d @ w.T, d.T @ x, d.sum(0)), r"dout @ weight", True),
@@ -359,7 +359,7 @@ MUTANTS = [
      "stride=None", True),
     ("max_pool2d_backward", lambda *a, **k: student_pool_backward(*a, **k, bug="no_crop"),
      "crop", False),
-    ("max_pool2d_backward", lambda d, x, k, stride=None, padding=0: np.zeros_like(x), "differ",
+    ("max_pool2d_backward", lambda d, x, k, stride=None, padding=0: np.zeros_like(x), "all zeros",
      True),
     # avg_pool2d_backward
     ("avg_pool2d_backward",

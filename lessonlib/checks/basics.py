@@ -63,6 +63,8 @@ _SIGNAL_SHAPES = [
     ShapeDiagnosis(lambda x, k, mode="full": (len(x) + len(k) - 2,) if mode == "full"
                     else None,
                     "One sample short: mode='full' has len(x) + len(k) - 1 samples."),
+    ShapeDiagnosis(lambda x, k, mode="full": (1, len(_sig.correlate1d(x, k, mode))),
+                    "The result has an extra axis: return a 1-D array of samples."),
 ]
 
 
@@ -107,6 +109,7 @@ def check_convolve1d(student_fn, hidden=False, seed=0):
         Diagnosis(_shifted_same(_sig.convolve1d, 1), _SAME_MSG),
         Diagnosis(_shifted_same(_sig.convolve1d, -1), _SAME_MSG),
         Diagnosis(_last_missing(_sig.convolve1d), _LAST_MSG),
+        truncated(_sig.convolve1d, "convolve1d"),
     ]
     run("convolve1d", student_fn, _sig.convolve1d, corr1d_cases(hidden, seed),
                 diagnoses, _SIGNAL_SHAPES,
@@ -125,6 +128,7 @@ def check_correlate1d(student_fn, hidden=False, seed=0):
         Diagnosis(_shifted_same(_sig.correlate1d, 1), _SAME_MSG),
         Diagnosis(_shifted_same(_sig.correlate1d, -1), _SAME_MSG),
         Diagnosis(_last_missing(_sig.correlate1d), _LAST_MSG),
+        truncated(_sig.correlate1d, "correlate1d"),
     ]
     run("correlate1d", student_fn, _sig.correlate1d, corr1d_cases(hidden, seed),
                 diagnoses, _SIGNAL_SHAPES,

@@ -51,6 +51,9 @@ def check_relu_backward(student_fn, hidden=False, seed=0):
                   "The mask must come from the forward input x, not from dout: dout * (x > 0)."),
         Diagnosis(lambda d, x: d * np.maximum(x, 0),
                   "The local derivative of ReLU is 1 where x > 0, not x: dout * (x > 0)."),
+        Diagnosis(lambda d, x: np.array(d, dtype=float) if np.any(x <= 0) else _na(),
+                  "The gradient passes everywhere: ReLU blocks it where its input was not "
+                  "positive, dout * (x > 0)."),
         Diagnosis(lambda d, x: d * (x < 0),
                   "The mask is inverted (x < 0): the gradient passes where the input was "
                   "positive, dout * (x > 0)."),
@@ -243,6 +246,9 @@ def check_max_pool2d_backward(student_fn, hidden=False, seed=0):
                   "stride=None means stride = kernel_size (as in PyTorch), not 1."),
         Diagnosis(_stride_ignored("max"), _STRIDE_IGNORED),
         Diagnosis(_rows_dropped("max"), _ROWS_DROPPED),
+        Diagnosis(lambda d, x, k, stride=None, padding=0: np.zeros(np.shape(x)),
+                  "dx is all zeros: route each window's gradient dout[n, c, i, j] to the "
+                  "position of the window's maximum (and add it there)."),
     ]
     run_with_hints("max_pool2d_backward", student_fn, ref("max_pool2d_backward"),
                    cases, diagnoses=diagnoses, shape_hint=_pool_shape_hint,

@@ -111,6 +111,8 @@ def check_linear(student_fn, hidden=False, seed=0):
                   "transpose, x @ weight.T."),
         Diagnosis(lambda x, w, b=None: w @ x.T + (0 if b is None else b[:, None]),
                   "The output must be (N, out_features), one row per example: x @ weight.T."),
+        Diagnosis(lambda x, w, b=None: x @ w.T - b if b is not None else _skip(),
+                  "The bias is subtracted: the layer ADDS it, x @ weight.T + bias."),
         Diagnosis(lambda x, w, b=None: x @ w.T + b[:, None] if b is not None else _skip(),
                   _BIAS_AXIS),
         Diagnosis(lambda x, w, b=None: x @ w.T + b.sum() if b is not None and len(b) > 1
