@@ -1,13 +1,23 @@
-"""Machinery shared by the checks of assignments 01-04.
+"""The machinery every check of the course runs through (assignments 01-08).
 
-* :class:`ShapeDiagnosis`: a mistake recognised by the output shape it
-  produces (padding ignored, stride ignored ...), turned into a
-  ``shape_hint`` for :func:`~lessonlib.checks._core.run_cases`;
-* :func:`guard`: a wrapper around the student's function that refuses
-  calls to the reference it is compared with (whatever name it was
-  imported under), explains crashes caused by float sizes, and can
-  inspect the result (``post``);
-* :func:`run`: ``run_cases`` with both.
+* :func:`run`: the one runner. It guards the student's function, compares
+  it with the reference on every case (:func:`~lessonlib.checks._core.run_cases`),
+  explains a wrong shape (:class:`ShapeDiagnosis` or a ``shape_hint``), a
+  crash (``hints``), and an output with nan/inf that a known mistake
+  produces exactly;
+* :func:`guard`: the one way the student's function is called. It refuses
+  calls to lessonlib's reference and to what computes the graded thing
+  (the same policy in every notebook: lessonlib's function, its loop
+  versions, its layer, SciPy's and PyTorch's equivalents). Forbidden
+  items are functions, dotted names resolved when the student's code runs
+  (so the list does not depend on what was imported before the check),
+  or :class:`When` rules (``conv2d`` with ``groups > 1`` only). For a
+  function running in the student's kernel the labels go to the kernel
+  (``forbidding``); explains crashes caused by float sizes; ``post``
+  inspects each result;
+* known mistakes shared by several checks: :func:`truncated` (an int
+  output buffer), :func:`loop_diagnoses` (loops that stop early or use
+  each other's bounds), :func:`broadcast_advice`.
 """
 
 from __future__ import annotations

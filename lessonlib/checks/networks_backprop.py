@@ -7,6 +7,7 @@ import functools
 import numpy as np
 
 from ._core import CheckFailed, Diagnosis
+from . import fixtures as _fixtures
 from .fixtures import Smooth
 from .networks_util import case, pool_backward_loop, randn, ref, run_with_hints
 
@@ -422,10 +423,35 @@ def check_conv2d_backward(student_fn, hidden=False, seed=0):
 
 
 # ------------------------------------------------------- numerical gradient
+#: A test function whose entries are coupled, f(x) = sum(c sin x) + sum(x)**2 / 2, once
+#: fixtures.py has it (``Coupled(c)``, ``__lessonlib_wire__``): with it, an entry left
+#: perturbed changes the differences of the entries after it. Smooth cannot tell: it is a
+#: sum of functions of one entry each.
+_COUPLED = getattr(_fixtures, "Coupled", None)
+
+
 def _exact(f, x, eps=1e-6):
-    """The exact gradient of the test function ``f`` (a fixtures.Smooth): c cos(x) + x."""
+    """The exact gradient of the test function ``f``: c cos(x) + x (Smooth), or
+    c cos(x) + sum(x) (Coupled)."""
     x = np.asarray(x, dtype=np.float64)
+    if _COUPLED is not None and isinstance(f, _COUPLED):
+        return f.c * np.cos(x) + np.sum(x)
     return f.c * np.cos(x) + x
+
+
+def _not_restored(f, x, eps=1e-6):
+    """Central differences that leave each entry at x[i] - eps."""
+    if _COUPLED is None or not isinstance(f, _COUPLED):
+        raise ValueError("not distinguishable")
+    x = np.array(x, dtype=np.float64)
+    g = np.zeros_like(x)
+    for i in np.ndindex(x.shape):
+        old = x[i]
+        x[i] = old + eps
+        up = f(x)
+        x[i] = old - eps
+        g[i] = (up - f(x)) / (2 * eps)
+    return g
 
 
 def _one_sided(f, x, eps=1e-6):
@@ -468,6 +494,10 @@ def check_numerical_gradient(student_fn, hidden=False, seed=0):
              case(Smooth(np.array([[0.5, 1.5], [-1.0, 2.0], [1.0, -0.5]])),
                   np.array([[1.0, -0.5], [0.2, 2.5], [-1.5, 0.7]]), eps=1e-4,
                   description="f(x) = sum(c*sin(x) + x**2/2), x of shape (3, 2), eps=1e-4")]
+    if _COUPLED is not None:
+        cases.append(case(_COUPLED(np.array([1.0, -1.0, 2.0, 0.5])),
+                          np.array([0.5, 1.0, -0.3, 2.0]),
+                          description="f(x) = sum(c*sin(x)) + sum(x)**2/2, x of shape (4,)"))
     if hidden:
         cases += [
             case(Smooth(randn(rng, 2, 3)), randn(rng, 2, 3), description="x of shape (2, 3)"),
@@ -482,6 +512,10 @@ def check_numerical_gradient(student_fn, hidden=False, seed=0):
         Diagnosis(lambda f, x, eps=1e-6: 2 * _exact(f, x),
                   "Twice too large: the two points x+eps and x-eps are 2*eps apart, divide "
                   "by 2*eps."),
+        Diagnosis(_not_restored,
+                  "x[i] is not put back after its perturbation: the entries after it are "
+                  "differentiated at a shifted point. Restore x[i] = old after evaluating "
+                  "f(x + eps) and f(x - eps)."),
         Diagnosis(lambda f, x, eps=1e-6: _exact(f, x) / 2,
                   "Half the gradient: the two points x+eps and x-eps are 2*eps apart; divide "
                   "by 2*eps, not by 4*eps (or 2 * (2*eps))."),
