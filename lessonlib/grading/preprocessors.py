@@ -385,14 +385,17 @@ def _resolve(link, expression):
 
 
 def _error(ename, evalue):
+    """An error output as the student sees a failed check: the diagnosis, wrapped, alone."""
+    from ..checks._core import render
     return NotebookNode(output_type="error", ename=ename, evalue=evalue,
-                        traceback=[f"{ename}: {evalue}"])
+                        traceback=render(evalue, ename))
 
 
 class HideHiddenTests(NbGraderPreprocessor):
     """Remove hidden tests, and tracebacks that could quote them, from feedback."""
 
     def preprocess_cell(self, cell, resources, index):
+        from ..checks._core import render
         if cell.cell_type != "code" or _BEGIN_HIDDEN not in cell.source:
             return cell, resources
         kept, inside = [], False
@@ -406,5 +409,5 @@ class HideHiddenTests(NbGraderPreprocessor):
         cell.source = re.sub(r"\n{3,}", "\n\n", "\n".join(kept)).rstrip()
         for out in cell.get("outputs", []):
             if out.get("output_type") == "error":
-                out["traceback"] = [f"{out.get('ename', 'Error')}: {out.get('evalue', '')}"]
+                out["traceback"] = render(str(out.get("evalue", "")), str(out.get("ename", "Error")))
         return cell, resources
