@@ -118,7 +118,7 @@ def _settings(tmp):
     return settings
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")   # one JupyterLab and one browser per worker
 def lab(tmp_path_factory):
     _need("chromium is not installed", _chromium())
     try:
@@ -164,7 +164,7 @@ def lab(tmp_path_factory):
         log.close()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")   # one JupyterLab and one browser per worker
 def browser(lab):
     from playwright.sync_api import sync_playwright
     with sync_playwright() as p:
