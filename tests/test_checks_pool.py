@@ -816,14 +816,9 @@ def summary(pool=POOL):
 
 
 #: Wrong implementations the checks cannot reject yet, and why.
-KNOWN_GAPS = set() if hasattr(__import__("lessonlib.checks.fixtures").checks.fixtures,
-                               "Coupled") else {
-    # The test function of numerical_gradient, fixtures.Smooth, is a sum of functions of
-    # one entry each: an entry left at x - eps changes both f(x + eps e_i) and
-    # f(x - eps e_i) by the same amount, so the differences are exact. Telling it apart
-    # needs a test function coupling the entries (a change of fixtures.py).
-    "numerical_gradient-[Rr]estore|put it back",
-}
+#: Wrong implementations the checks are known to accept (none left: numerical_gradient's
+#: coupled test function, fixtures.Coupled, tells an entry that is not put back).
+KNOWN_GAPS = set()
 
 
 def _id(entry):

@@ -6,8 +6,9 @@ functions (:mod:`lessonlib.grading.references`), the other check modules
 included. What a check passes *to* the student's function lives here, in a
 module every grading kernel has:
 
-* :class:`Smooth`, the test function given to ``numerical_gradient``;
-  its instances travel to the kernel by value (``__lessonlib_wire__``);
+* :class:`Smooth` and :class:`Coupled`, the test functions given to
+  ``numerical_gradient``; their instances travel to the kernel by value
+  (``__lessonlib_wire__``);
 * :func:`small_model`, the network given to ``train_step``; the kernel
   builds its own copy from the same seed.
 """
@@ -16,7 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["Smooth", "small_model"]
+__all__ = ["Smooth", "Coupled", "small_model"]
 
 
 class Smooth:
@@ -41,6 +42,21 @@ class Smooth:
     def __call__(self, x):
         self.calls += 1
         return float(np.sum(self.c * np.sin(x) + 0.5 * x ** 2))
+
+
+class Coupled(Smooth):
+    """f(x) = sum(c * sin(x)) + sum(x)**2 / 2: every entry's derivative depends on all of x.
+
+    With it, an entry left perturbed by a ``numerical_gradient`` changes the
+    differences of the entries after it (``Smooth`` cannot tell: it is a sum
+    of functions of one entry each). Counts its calls, has no gradient method.
+    """
+
+    __lessonlib_wire__ = True   # declared by each class: subclasses are not accepted blindly
+
+    def __call__(self, x):
+        self.calls += 1
+        return float(np.sum(self.c * np.sin(x)) + 0.5 * np.sum(x) ** 2)
 
 
 def small_model(seed):

@@ -423,25 +423,23 @@ def check_conv2d_backward(student_fn, hidden=False, seed=0):
 
 
 # ------------------------------------------------------- numerical gradient
-#: A test function whose entries are coupled, f(x) = sum(c sin x) + sum(x)**2 / 2, once
-#: fixtures.py has it (``Coupled(c)``, ``__lessonlib_wire__``): with it, an entry left
-#: perturbed changes the differences of the entries after it. Smooth cannot tell: it is a
-#: sum of functions of one entry each.
-_COUPLED = getattr(_fixtures, "Coupled", None)
+#: A test function whose entries are coupled (fixtures.Coupled): with it, an entry left
+#: perturbed changes the differences of the entries after it.
+_COUPLED = _fixtures.Coupled
 
 
 def _exact(f, x, eps=1e-6):
     """The exact gradient of the test function ``f``: c cos(x) + x (Smooth), or
     c cos(x) + sum(x) (Coupled)."""
     x = np.asarray(x, dtype=np.float64)
-    if _COUPLED is not None and isinstance(f, _COUPLED):
+    if isinstance(f, _COUPLED):
         return f.c * np.cos(x) + np.sum(x)
     return f.c * np.cos(x) + x
 
 
 def _not_restored(f, x, eps=1e-6):
     """Central differences that leave each entry at x[i] - eps."""
-    if _COUPLED is None or not isinstance(f, _COUPLED):
+    if not isinstance(f, _COUPLED):
         raise ValueError("not distinguishable")
     x = np.array(x, dtype=np.float64)
     g = np.zeros_like(x)
@@ -493,11 +491,10 @@ def check_numerical_gradient(student_fn, hidden=False, seed=0):
                   description="f(x) = sum(c*sin(x) + x**2/2), x of shape (3,)"),
              case(Smooth(np.array([[0.5, 1.5], [-1.0, 2.0], [1.0, -0.5]])),
                   np.array([[1.0, -0.5], [0.2, 2.5], [-1.5, 0.7]]), eps=1e-4,
-                  description="f(x) = sum(c*sin(x) + x**2/2), x of shape (3, 2), eps=1e-4")]
-    if _COUPLED is not None:
-        cases.append(case(_COUPLED(np.array([1.0, -1.0, 2.0, 0.5])),
-                          np.array([0.5, 1.0, -0.3, 2.0]),
-                          description="f(x) = sum(c*sin(x)) + sum(x)**2/2, x of shape (4,)"))
+                  description="f(x) = sum(c*sin(x) + x**2/2), x of shape (3, 2), eps=1e-4"),
+             # coupled entries: the only kind that tells an entry left perturbed
+             case(_COUPLED(np.array([1.0, -1.0, 2.0, 0.5])), np.array([0.5, 1.0, -0.3, 2.0]),
+                  description="f(x) = sum(c*sin(x)) + sum(x)**2/2, x of shape (4,)")]
     if hidden:
         cases += [
             case(Smooth(randn(rng, 2, 3)), randn(rng, 2, 3), description="x of shape (2, 3)"),
