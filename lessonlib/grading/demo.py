@@ -319,7 +319,7 @@ DEMO_STUDENTS = {
         "01_alpha": {"solve": _GOOD, "append": [
             "%matplotlib inline\nimport matplotlib.pyplot as plt\nimport warnings\n"
             "x = np.linspace(-2, 2, 9)\nplt.plot(x, relu(x))\nprint('relu of', x, 'is', relu(x))\n"
-            "warnings.warn('just a warning')", "%timeit relu(np.ones(100))"]},
+            "warnings.warn('just a warning')", "%timeit -n 1000 -r 3 relu(np.ones(100))"]},
         "02_beta": {"solve": {**_GOOD, "size-impl": (
             "padded = np.pad(np.zeros(n), padding)\n"
             "span = dilation * (kernel_size - 1) + 1\n"
