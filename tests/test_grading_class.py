@@ -34,7 +34,8 @@ from lessonlib.grading import sandbox
 from lessonlib.grading.course import nbgrader_env
 from lessonlib.grading.demo import make_demo_class, make_demo_course
 
-# one worker grades the whole class once (the fixture is per module)
+# one worker grades the whole class once (make test sends whole files to a worker;
+# session scope: never rebuilt when modules interleave)
 pytestmark = [pytest.mark.slow, pytest.mark.sandbox, pytest.mark.xdist_group("grading-class")]
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -154,7 +155,7 @@ class Listener:
         self.sock.close()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def demo(tmp_path_factory):
     root = make_demo_course(tmp_path_factory.mktemp("demo") / "course")
     status, out = run_cli("--course", root, "release")
@@ -162,7 +163,7 @@ def demo(tmp_path_factory):
     return root
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def graded_class(demo, tmp_path_factory):
     """The whole class graded once with two jobs, and what happened around it."""
     tmp = tmp_path_factory.mktemp("class")

@@ -54,7 +54,7 @@ def _notebook(folder):
     return name
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def graded(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("real")
     course = tmp / "course"
