@@ -45,7 +45,7 @@ import sys
 import sysconfig
 import tempfile
 import uuid
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 from .course import CourseError
 
@@ -152,10 +152,6 @@ class Limits:
     cpu_seconds: int = 900
     wall_seconds: int = 900
     output_bytes: int = 4 * 1024 ** 2
-
-    def to_dict(self):
-        """The limits as a plain dict."""
-        return asdict(self)
 
 
 def _cgroup_dirs(name, limits):

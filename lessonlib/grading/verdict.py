@@ -11,7 +11,7 @@ A grade cell of this course is a list of check calls::
 While grading, such a cell is not run in the student's kernel. The grader
 (:class:`~lessonlib.grading.preprocessors.SandboxedExecute`) parses it
 (:func:`parse_grade_cell`) and runs each check *in its own process*, with
-the student's function replaced by a :class:`RemoteFunction`: calling it
+the student's function replaced by a :class:`RemoteObject`: calling it
 sends the inputs to the kernel and returns what the student's function
 returned there (:mod:`lessonlib.grading.in_kernel`). Cases, the reference,
 the comparison and the diagnosis all stay in the grader, so nothing the
@@ -36,8 +36,8 @@ import numpy as np
 from . import in_kernel
 from .in_kernel import Handle, RemoteError, WireError
 
-__all__ = ["parse_grade_cell", "CheckCall", "UnsupportedGradeCell", "RemoteFunction",
-           "RemoteObject", "KernelLink", "hidden_seed", "KernelGone"]
+__all__ = ["parse_grade_cell", "CheckCall", "UnsupportedGradeCell", "RemoteObject",
+           "KernelLink", "hidden_seed", "KernelGone"]
 
 
 class UnsupportedGradeCell(ValueError):
@@ -272,15 +272,3 @@ class RemoteObject(Handle):
 
     def __repr__(self):
         return f"<{self.__name__} in the student's kernel>"
-
-
-#: Remote functions are remote objects that are callable.
-RemoteFunction = RemoteObject
-
-
-def is_remote(obj):
-    """Whether ``obj`` lives in the student's kernel."""
-    return isinstance(obj, RemoteObject)
-
-
-__all__ += ["is_remote", "Handle"]
