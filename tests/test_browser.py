@@ -187,10 +187,14 @@ def _open(browser, lab, path):
     page.set_default_timeout(30_000)
     page.goto(f"{lab['base']}/lab/tree/{path}?token={lab['token']}")
     page.wait_for_selector(".jp-Notebook .jp-Cell")
+    # the notebook's file is loaded (a busy machine shows the one-cell placeholder model
+    # first) and its kernel is idle
     page.wait_for_function("() => { const w = window.jupyterapp && window.jupyterapp.shell"
-                           ".currentWidget; return w && w.sessionContext && w.sessionContext"
+                           ".currentWidget; return w && w.context && w.context.isReady"
+                           " && w.content.model && w.content.model.cells.length > 1"
+                           " && w.sessionContext && w.sessionContext"
                            ".session && w.sessionContext.session.kernel && w.sessionContext"
-                           ".session.kernel.status === 'idle'; }")
+                           ".session.kernel.status === 'idle'; }", timeout=90_000)
     return page
 
 
