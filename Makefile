@@ -23,12 +23,11 @@ $(VENV)/.installed: pyproject.toml
 lab: venv
 	$(BIN)/jupyter lab --notebook-dir=course $(if $(filter 0,$(shell id -u)),--allow-root)
 
-# Two pytest workers on two cores: one BLAS thread each, or they fight. Whole files per
-# worker (loadfile): the grading tests build a class once per file, not once per worker.
+# Two pytest workers on two cores: one BLAS thread each, or they fight.
 test: export OPENBLAS_NUM_THREADS = 1
 test: export OMP_NUM_THREADS = 1
 test: venv
-	$(BIN)/python -m pytest -n 2 --dist loadfile -p no:nbval --doctest-modules --cov=lessonlib --cov-report=term --durations=15 tests lessonlib
+	$(BIN)/python -m pytest -n 2 --dist loadgroup -p no:nbval --doctest-modules --cov=lessonlib --cov-report=term --durations=15 tests lessonlib
 	$(BIN)/python -m pytest -n 2 --dist loadscope --nbval solutions --nbval-current-env
 
 # After editing solutions/: re-execute them (outputs are committed), then release.

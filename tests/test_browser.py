@@ -189,12 +189,14 @@ def _open(browser, lab, path):
     page.wait_for_selector(".jp-Notebook .jp-Cell")
     # the notebook's file is loaded (a busy machine shows the one-cell placeholder model
     # first) and its kernel is idle
-    page.wait_for_function("() => { const w = window.jupyterapp && window.jupyterapp.shell"
+    # (and it is this notebook, not one the restored workspace opened first)
+    page.wait_for_function("(p) => { const w = window.jupyterapp && window.jupyterapp.shell"
                            ".currentWidget; return w && w.context && w.context.isReady"
+                           " && w.context.path.endsWith(p)"
                            " && w.content.model && w.content.model.cells.length > 1"
                            " && w.sessionContext && w.sessionContext"
                            ".session && w.sessionContext.session.kernel && w.sessionContext"
-                           ".session.kernel.status === 'idle'; }", timeout=90_000)
+                           ".session.kernel.status === 'idle'; }", arg=path, timeout=90_000)
     return page
 
 

@@ -34,8 +34,8 @@ from lessonlib.grading import sandbox
 from lessonlib.grading.course import nbgrader_env
 from lessonlib.grading.demo import make_demo_class, make_demo_course
 
-# one worker grades the whole class once (make test sends whole files to a worker;
-# session scope: never rebuilt when modules interleave)
+# the class is graded once per worker that runs these tests (session scope: not rebuilt
+# when a worker interleaves modules)
 pytestmark = [pytest.mark.slow, pytest.mark.sandbox, pytest.mark.xdist_group("grading-class")]
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
