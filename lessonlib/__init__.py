@@ -17,8 +17,11 @@ from .pooling import *  # noqa: F401,F403
 from .activations import *  # noqa: F401,F403
 from .linear import *  # noqa: F401,F403
 from .losses import *  # noqa: F401,F403
+from .normalization import *  # noqa: F401,F403
+from .dropout import *  # noqa: F401,F403
 from .layers import *  # noqa: F401,F403
 from .optim import *  # noqa: F401,F403
+from .init import *  # noqa: F401,F403
 from .gradcheck import *  # noqa: F401,F403
 from .data import *  # noqa: F401,F403
 from .train import *  # noqa: F401,F403

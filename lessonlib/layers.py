@@ -10,6 +10,10 @@ like PyTorch's ``named_parameters()``: ``"weight"``, ``"bias"``; a
 :class:`Sequential` prefixes each with the layer's position, ``"0.weight"``.
 An optimiser updates ``params`` in place from ``grads``.
 
+``model.train()`` and ``model.eval()`` switch the layers that behave
+differently at test time, :class:`BatchNorm2d` and :class:`Dropout`
+(:mod:`lessonlib.layers_norm`), as in PyTorch.
+
 One difference from PyTorch: ``backward`` *replaces* the gradients instead
 of adding to them, so running a notebook cell twice gives the same result.
 ``zero_grad()`` exists for PyTorch-style training loops.
@@ -31,13 +35,14 @@ from .activations import relu, relu_backward
 from ._threads import limited    # one BLAS thread inside lessonlib's calls
 from .layers_base import Module
 from .layers_conv import Conv2d, ConvTranspose2d
+from .layers_norm import BatchNorm2d, Dropout
 from .linear import linear, linear_backward
 from .losses import cross_entropy, cross_entropy_backward
 from .pooling import (_max_backward_cache, _max_cache, avg_pool2d, avg_pool2d_backward,
                       check_pool_args)
 
 __all__ = ["Module", "Conv2d", "ConvTranspose2d", "MaxPool2d", "AvgPool2d", "ReLU",
-           "Flatten", "Linear", "Sequential", "CrossEntropyLoss"]
+           "Flatten", "Linear", "Sequential", "CrossEntropyLoss", "BatchNorm2d", "Dropout"]
 
 
 class _PoolBase(Module):
@@ -197,6 +202,8 @@ class Sequential(Module):
     *layers : layer objects
         Anything with ``forward`` and ``backward`` (and optionally
         ``params``/``grads``), including another Sequential.
+        ``model.train()`` and ``model.eval()`` reach every layer that has
+        a ``train`` method.
 
     Attributes
     ----------
@@ -218,6 +225,15 @@ class Sequential(Module):
                     f"Sequential takes layers (objects with forward and backward), got "
                     f"{type(layer).__name__} at position {i}.")
         self.layers = list(layers)
+        self.training = True
+
+    def train(self, mode=True):
+        """Set training (or evaluation) mode here and in every layer; return ``self``."""
+        super().train(mode)
+        for layer in self.layers:
+            if callable(getattr(layer, "train", None)):
+                layer.train(mode)
+        return self
 
     def _named(self, attr):
         return {f"{i}.{k}": v for i, layer in enumerate(self.layers)

@@ -40,12 +40,37 @@ def float_dtype(dtype):
 
 
 class Module:
-    """Base class: ``params``/``grads`` dicts, ``layer(x)`` calls ``forward``."""
+    """Base class: ``params``/``grads`` dicts, ``layer(x)`` calls ``forward``.
+
+    ``training`` is True (training mode) until ``eval()`` is called, as in
+    PyTorch; only layers that behave differently at test time (batch
+    normalisation, dropout) look at it.
+    """
+
+    #: Training mode (True) or evaluation mode (False); see :meth:`train`.
+    training = True
 
     def __init__(self):
         self.params = {}
         self.grads = {}
         self._cache = None
+        self.training = True
+
+    def train(self, mode=True):
+        """Set training mode (``mode=True``) or evaluation mode; return ``self``.
+
+        Like ``torch.nn.Module.train``: ``model.train()`` before training,
+        ``model.eval()`` before measuring accuracy.
+        """
+        if not isinstance(mode, (bool, np.bool_)):
+            raise TypeError(f"mode must be True or False, got {mode!r}. Use model.train() "
+                            f"to train and model.eval() to evaluate.")
+        self.training = bool(mode)
+        return self
+
+    def eval(self):
+        """Set evaluation mode, the same as ``train(False)``; return ``self``."""
+        return self.train(False)
 
     def __call__(self, *args, **kwargs):
         return self.forward(*args, **kwargs)

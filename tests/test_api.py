@@ -19,10 +19,14 @@ FUNCTIONS = [
     "conv2d_backward", "conv_transpose2d_backward", "max_pool2d_backward",
     "avg_pool2d_backward", "relu_backward", "linear_backward",
     "cross_entropy_backward", "load_digits", "load_photo",
+    "batch_norm2d", "batch_norm2d_backward", "dropout", "dropout_backward",
+    "momentum_step", "adam_step", "fan_in", "kaiming_normal", "naive_normal",
+    "init_model", "activation_stats",
 ]
 CLASSES = [
     "Conv2d", "ConvTranspose2d", "MaxPool2d", "AvgPool2d", "ReLU", "Flatten",
     "Linear", "Sequential", "CrossEntropyLoss", "SGD",
+    "BatchNorm2d", "Dropout", "Adam",
 ]
 # Array-valued functions document shapes in numpydoc form: "of shape (...)".
 SHAPELESS = {"conv_output_size", "conv_transpose_output_size"}
@@ -48,6 +52,18 @@ SIGNATURES = {
     "relu_backward": ["dout", "x"],
     "linear_backward": ["dout", "x", "weight"],
     "cross_entropy_backward": ["logits", "targets"],
+    "batch_norm2d": ["x", "gamma", "beta", "running_mean", "running_var", "training",
+                     "momentum", "eps"],
+    "batch_norm2d_backward": ["dout", "x", "gamma", "eps"],
+    "dropout": ["x", "p", "training", "rng"],
+    "dropout_backward": ["dout", "mask", "p"],
+    "momentum_step": ["param", "grad", "velocity", "lr", "momentum"],
+    "adam_step": ["param", "grad", "m", "v", "t", "lr", "betas", "eps"],
+    "fan_in": ["shape"],
+    "kaiming_normal": ["shape", "rng", "gain", "dtype"],
+    "naive_normal": ["shape", "std", "rng", "dtype"],
+    "init_model": ["model", "scheme", "rng"],
+    "activation_stats": ["model", "x"],
 }
 
 

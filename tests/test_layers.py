@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
-from lessonlib import (AvgPool2d, Conv2d, ConvTranspose2d, CrossEntropyLoss, Flatten, Linear,
-                       MaxPool2d, ReLU, Sequential, conv2d, gradcheck, max_pool2d,
-                       max_pool2d_backward)
+from lessonlib import (SGD, Adam, AvgPool2d, BatchNorm2d, Conv2d, ConvTranspose2d,
+                       CrossEntropyLoss, Dropout, Flatten, Linear, MaxPool2d, ReLU, Sequential,
+                       batch_norm2d, conv2d, gradcheck, max_pool2d, max_pool2d_backward)
 from lessonlib.gradcheck import GRADCHECK_TOL
 
 
@@ -286,3 +286,264 @@ def test_flatten_backward_checks_the_shape():
     flat(np.ones((2, 3, 2, 2)))
     with pytest.raises(ValueError, match=r"dout must have the forward output's shape \(2, 12\)"):
         flat.backward(np.ones((2, 11)))
+
+
+
+# ---------------------------------------------------------------- modes, BatchNorm2d, Dropout
+
+def modes(model):
+    """The ``training`` flag of the model and of every layer inside it, in order."""
+    out = [getattr(model, "training", None)]
+    for layer in getattr(model, "layers", []):
+        out += modes(layer)
+    return out
+
+
+def test_train_and_eval_reach_every_layer_and_return_self():
+    class Plain:   # a layer that is not a Module: no train(), left alone
+        def forward(self, x):
+            return x
+
+        def backward(self, dout):
+            return dout
+
+    inner = Sequential(Linear(2, 2, rng=0), Dropout(0.5, rng=0))
+    model = Sequential(BatchNorm2d(2), Flatten(), inner, Plain())
+    assert modes(model) == [True] * 6 + [None]
+    assert model.eval() is model
+    assert modes(model) == [False] * 6 + [None]
+    assert model.train() is model and modes(model) == [True] * 6 + [None]
+    assert model.train(False) is model and not model[2][1].training
+    assert ReLU().eval().training is False and ReLU().training is True
+
+
+def test_module_subclass_without_init_still_has_a_mode():
+    class Bare(ReLU):
+        def __init__(self):   # forgets super().__init__(), as students do
+            pass
+
+    assert Bare().training is True and Bare().eval().training is False
+
+
+def bn_with_stats(seed=0):
+    """A BatchNorm2d with non-trivial gamma, beta and running statistics."""
+    rng = np.random.default_rng(seed)
+    bn = BatchNorm2d(3, momentum=0.5)
+    bn.weight[...] = rng.uniform(0.5, 2.0, 3)
+    bn.bias[...] = rng.standard_normal(3)
+    for _ in range(3):
+        bn(rng.normal(2.0, 3.0, (4, 3, 3, 3)))
+    return bn
+
+
+@pytest.mark.parametrize("training", [True, False])
+def test_batchnorm_layer_passes_gradient_checks_in_both_modes(training):
+    bn = bn_with_stats().train(training)
+    errors = layer_errors(bn, distinct((2, 3, 3, 2), 6) * 4 + 1)
+    assert max(errors.values()) < GRADCHECK_TOL, errors
+
+
+def test_batchnorm_layer_computes_the_function_and_keeps_buffers_out_of_params():
+    bn = BatchNorm2d(3)
+    assert sorted(bn.params) == ["bias", "weight"]
+    assert bn.weight.tolist() == [1.0] * 3 and bn.bias.tolist() == [0.0] * 3
+    assert bn.running_mean.tolist() == [0.0] * 3 and bn.running_var.tolist() == [1.0] * 3
+    x = distinct((4, 3, 2, 2), 7) + 5
+    rm, rv = np.zeros(3), np.ones(3)
+    np.testing.assert_array_equal(bn(x), batch_norm2d(x, bn.weight, bn.bias, rm, rv))
+    np.testing.assert_array_equal(bn.running_mean, rm)
+    np.testing.assert_array_equal(bn.running_var, rv)
+    bn.eval()
+    np.testing.assert_array_equal(bn(x), batch_norm2d(x, bn.weight, bn.bias, rm, rv,
+                                                      training=False))
+    np.testing.assert_array_equal(bn.running_mean, rm)   # evaluation leaves them
+    # optimisers see only params: the running statistics are never stepped
+    model = Sequential(bn)
+    model.train()
+    model(x)
+    stats = bn.running_mean.copy(), bn.running_var.copy()
+    model.backward(np.ones_like(x))
+    for opt in (SGD(model, lr=0.1, momentum=0.9, weight_decay=0.1), Adam(model, lr=0.1)):
+        opt.step()
+    np.testing.assert_array_equal(bn.running_mean, stats[0])
+    np.testing.assert_array_equal(bn.running_var, stats[1])
+    assert sorted(model.params) == ["0.bias", "0.weight"]
+
+
+def test_dropout_layer_draws_a_new_mask_each_time_and_is_the_identity_in_eval():
+    x = np.ones((4, 5))
+    drop = Dropout(0.4, rng=3)
+    gen = np.random.default_rng(3)
+    first, second = drop(x), drop(x)
+    np.testing.assert_array_equal(first != 0, gen.random(x.shape) >= 0.4)
+    np.testing.assert_array_equal(second != 0, gen.random(x.shape) >= 0.4)
+    assert not np.array_equal(first, second)
+    np.testing.assert_array_equal(drop.backward(np.ones_like(x)), second)   # same mask, scale
+    drop.eval()
+    out = drop(x)
+    np.testing.assert_array_equal(out, x)
+    np.testing.assert_array_equal(drop.backward(2 * x), 2 * x)   # no 1 / (1 - p) in eval
+    assert drop.params == {} and Dropout().p == 0.5
+
+
+def test_dropout_layer_passes_gradient_checks_with_a_reset_generator():
+    drop = Dropout(0.3)
+    x = distinct((2, 3, 2, 2), 8)
+    dout = np.random.default_rng(9).standard_normal(x.shape)
+
+    def f(v):
+        drop.rng = np.random.default_rng(10)   # the same mask on every call
+        return drop(v)
+
+    f(x)
+    dx = drop.backward(dout)
+    assert gradcheck(f, x, dx, dout=dout) < GRADCHECK_TOL
+    # negative control: the gradient without the mask is rejected
+    assert gradcheck(f, x, dout / 0.7, dout=dout) > 0.1
+
+
+def cnn_with_bn_and_dropout():
+    return Sequential(Conv2d(2, 4, 3, padding=1, rng=0), BatchNorm2d(4, momentum=0.3), ReLU(),
+                      MaxPool2d(2), Flatten(), Dropout(0.4, rng=1), Linear(16, 3, rng=2))
+
+
+def test_sequential_with_batchnorm_and_dropout_passes_gradient_checks():
+    model = cnn_with_bn_and_dropout()
+    drop = model[5]
+    x = distinct((3, 2, 4, 4), 11)
+    y = np.array([0, 2, 1])
+    crit = CrossEntropyLoss()
+
+    def loss(v=x):
+        drop.rng = np.random.default_rng(12)
+        return crit(model(v), y)
+
+    loss()
+    dx = model.backward(crit.backward())
+    grads = {k: v.copy() for k, v in model.grads.items()}
+    assert gradcheck(loss, x, dx) < GRADCHECK_TOL
+    for name in ("0.weight", "1.weight", "1.bias", "6.weight"):
+        p = model.params[name]
+
+        def loss_at(v, p=p):
+            saved = p.copy()
+            p[...] = v
+            try:
+                return loss()
+            finally:
+                p[...] = saved
+        assert gradcheck(loss_at, p, grads[name]) < GRADCHECK_TOL, name
+
+
+def test_sequential_with_batchnorm_and_dropout_matches_torch_in_both_modes():
+    torch = pytest.importorskip("torch")
+    nn = torch.nn
+
+    class FixedMask(nn.Module):
+        """Dropout with the mask our layer drew (torch's generator is another)."""
+
+        def __init__(self):
+            super().__init__()
+            self.mask = None
+
+        def forward(self, x):
+            return x * torch.tensor(self.mask) / (1 - 0.4) if self.training else x
+
+    model = cnn_with_bn_and_dropout()
+    fixed = FixedMask()
+    tmodel = nn.Sequential(nn.Conv2d(2, 4, 3, padding=1), nn.BatchNorm2d(4, momentum=0.3),
+                           nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(), fixed,
+                           nn.Linear(16, 3)).double()
+    with torch.no_grad():
+        for name, p in tmodel.named_parameters():
+            p.copy_(torch.tensor(model.params[name]))
+    rng = np.random.default_rng(13)
+    crit = CrossEntropyLoss()
+    for _ in range(3):   # training: batch statistics, running statistics, gradients
+        x, y = rng.standard_normal((5, 2, 4, 4)), rng.integers(0, 3, 5)
+        loss = crit(model(x), y)
+        fixed.mask = model[5]._cache[0]
+        dx = model.backward(crit.backward())
+        xt = torch.tensor(x, requires_grad=True)
+        tmodel.zero_grad()
+        tloss = nn.functional.cross_entropy(tmodel(xt), torch.tensor(y))
+        tloss.backward()
+        assert float(loss) == pytest.approx(tloss.item(), rel=1e-12)
+        np.testing.assert_allclose(dx, xt.grad.numpy(), rtol=1e-9, atol=1e-12)
+        for name, p in tmodel.named_parameters():
+            np.testing.assert_allclose(model.grads[name], p.grad.numpy(), rtol=1e-9,
+                                       atol=1e-12, err_msg=name)
+    tbn = tmodel[1]
+    np.testing.assert_allclose(model[1].running_mean, tbn.running_mean.numpy(), rtol=1e-12)
+    np.testing.assert_allclose(model[1].running_var, tbn.running_var.numpy(), rtol=1e-12)
+    model.eval()
+    tmodel.eval()
+    x = rng.standard_normal((2, 2, 4, 4))
+    with torch.no_grad():
+        expected = tmodel(torch.tensor(x)).numpy()
+    np.testing.assert_allclose(model(x), expected, rtol=1e-12, atol=1e-12)
+    # negative control: evaluating in training mode (batch statistics, dropout) differs
+    assert not np.allclose(model.train()(x), expected, rtol=1e-6)
+
+
+def test_batchnorm_and_dropout_match_torch_layers():
+    torch = pytest.importorskip("torch")
+    nn = torch.nn
+    for mine, theirs in [(BatchNorm2d(16), nn.BatchNorm2d(16)),
+                         (BatchNorm2d(3, eps=1e-3, momentum=0.01),
+                          nn.BatchNorm2d(3, eps=1e-3, momentum=0.01)),
+                         (Dropout(), nn.Dropout()), (Dropout(0.25), nn.Dropout(0.25))]:
+        # torch 2.13 prints BatchNorm's new bias= option; earlier versions do not
+        assert repr(mine).replace(", bias=True", "") == repr(theirs).replace(", bias=True", "")
+    assert repr(BatchNorm2d(4)) == ("BatchNorm2d(4, eps=1e-05, momentum=0.1, affine=True, "
+                                    "bias=True, track_running_stats=True)")
+    bn, tbn = BatchNorm2d(3), nn.BatchNorm2d(3).double()
+    for name, p in tbn.named_parameters():
+        np.testing.assert_array_equal(bn.params[name], p.detach().numpy())
+    np.testing.assert_array_equal(bn.running_mean, tbn.running_mean.numpy())
+    np.testing.assert_array_equal(bn.running_var, tbn.running_var.numpy())
+    x = np.random.default_rng(14).normal(1.0, 2.0, (6, 3, 2, 2))
+    for _ in range(2):
+        out = bn(x)
+        tout = tbn(torch.tensor(x)).detach().numpy()
+        np.testing.assert_allclose(out, tout, rtol=1e-12, atol=1e-12)
+    bn.eval()
+    tbn.eval()
+    np.testing.assert_allclose(bn(x), tbn(torch.tensor(x)).detach().numpy(),
+                               rtol=1e-12, atol=1e-12)
+
+
+def test_float32_batchnorm_and_dropout_keep_float32():
+    model = Sequential(BatchNorm2d(2, dtype=np.float32), Dropout(0.5, rng=0))
+    x = distinct((2, 2, 3, 3), 15).astype(np.float32)
+    out = model(x)
+    assert out.dtype == np.float32
+    assert model.backward(np.ones_like(out)).dtype == np.float32
+    assert all(g.dtype == np.float32 for g in model.grads.values())
+    assert model[0].running_var.dtype == np.float32
+    model.eval()
+    assert model(x).dtype == np.float32
+    assert model.backward(np.ones_like(out)).dtype == np.float32
+
+
+@pytest.mark.parametrize("call,exc,match", [
+    (lambda: BatchNorm2d(0), ValueError, r"num_features must be >= 1, got 0"),
+    (lambda: BatchNorm2d(3, momentum=2), ValueError, r"momentum must be in \[0, 1\], got 2.0"),
+    (lambda: BatchNorm2d(3, eps=0), ValueError, r"eps must be in \(0, inf\]"),
+    (lambda: BatchNorm2d(3, dtype=np.int32), TypeError, r"dtype must be np.float32"),
+    (lambda: BatchNorm2d(3)(np.ones((2, 4, 2, 2))), ValueError,
+     r"BatchNorm2d\(3, .*\) expects x with 3 channels \(N, 3, H, W\), got shape \(2, 4, 2, 2\)"),
+    (lambda: BatchNorm2d(2)(np.ones((1, 2, 1, 1))), ValueError,
+     r"Expected more than 1 value per channel when training"),
+    (lambda: BatchNorm2d(2).backward(np.ones((2, 2, 2, 2))), RuntimeError,
+     r"BatchNorm2d.backward was called before forward"),
+    (lambda: Dropout(1.5), ValueError, r"p must be in \[0, 1\]"),
+    (lambda: Dropout(0.5, rng="seed"), TypeError, r"rng must be None, an integer seed"),
+    (lambda: Dropout().backward(np.ones(2)), RuntimeError, r"Dropout.backward was called before"),
+    (lambda: Sequential(ReLU()).train("eval"), TypeError,
+     r"mode must be True or False, got 'eval'\. Use model.train\(\) to train and "
+     r"model.eval\(\) to evaluate"),
+])
+def test_mode_layers_name_the_problem(call, exc, match):
+    with pytest.raises(exc, match=match):
+        call()
