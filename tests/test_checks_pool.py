@@ -990,7 +990,7 @@ def test_a_library_imported_inside_the_student_s_function_is_refused_too():
 
 
 def test_torch_is_refused_by_name_without_being_imported_by_the_check():
-    from lessonlib.checks.basics_common import torch_functions
+    from lessonlib.checks._runner import torch_functions
 
     names = torch_functions("conv2d")
     assert "torch.nn.functional.conv2d" in names and all(isinstance(n, str) for n in names)

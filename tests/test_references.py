@@ -171,13 +171,12 @@ SAMPLES = [
     ("train", {"layers", "layers_conv", "activations", "linear", "pooling"} | {"conv"}
      | _CONV_NEEDS, "lessonlib.make_digits_cnn(rng=0)(X8).round(9).tolist()"),
     ("data", set(), "lessonlib.load_digits('test')[0].shape"),
-    ("checks.basics_layers", set(),
-     "lessonlib.checks.basics_layers.linear_param_count_reference(3, 2)"),
-    ("checks.networks_beyond", set(), "lessonlib.checks.networks_beyond._rf([3, 3], [1, 2])"),
-    ("checks.networks_lenet", set(),
-     "lessonlib.checks.networks_lenet._accuracy(X2, [0, 1, 2, 3])"),
-    ("checks.networks_util", set(), "lessonlib.checks.networks_util.pool_backward_loop("
-                                    "np.ones((1, 2, 2, 2)), X4, 2).tolist()"),
+    ("checks.channels", set(),
+     "lessonlib.checks.channels.linear_param_count_reference(3, 2)"),
+    ("checks.beyond", set(), "lessonlib.checks.beyond._rf([3, 3], [1, 2])"),
+    ("checks.lenet", set(), "lessonlib.checks.lenet._accuracy(X2, [0, 1, 2, 3])"),
+    ("checks._oracles", set(), "lessonlib.checks._oracles.pool_backward_loop("
+                               "np.ones((1, 2, 2, 2)), X4, 2).tolist()"),
 ]
 
 PRELUDE = """

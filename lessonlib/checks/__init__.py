@@ -5,8 +5,43 @@ student's function with lessonlib's reference on hand-made and random
 cases and raises :class:`CheckFailed` with a diagnosis when they differ.
 ``hidden=True`` runs the larger set of cases used under
 ``### BEGIN HIDDEN TESTS``.
+
+One module per assignment holds its checks, their cases and their
+diagnoses; every public name is re-exported here.
+
+==================  ====================================================
+module              checks
+==================  ====================================================
+``convolution``     01: convolve1d, correlate1d, correlate2d,
+                    vertical_edge_kernel
+``padding_stride``  02: pad2d, conv_output_size (and the drills,
+                    conv_arithmetic_drills and drill_feedback)
+``channels``        03: conv2d, conv2d_param_count, linear_param_count
+``relu_pooling``    04: relu, max_pool2d, avg_pool2d
+``classifier``      05: flatten, linear, softmax, log_softmax,
+                    cross_entropy, cross_entropy_backward
+``backprop``        06: relu_backward, linear_backward,
+                    max_pool2d_backward, avg_pool2d_backward,
+                    conv2d_backward, numerical_gradient
+``lenet``           07: build_lenet, accuracy, train_step
+``beyond``          08: conv_param_count, grouped_conv2d,
+                    depthwise_separable_conv2d, receptive_field,
+                    conv_transpose2d
+==================  ====================================================
+
+The machinery: :mod:`~lessonlib.checks._core` (cases, diagnoses,
+comparison, rendering), :mod:`~lessonlib.checks._runner` (the one runner
+and the reference-refusal policy), :mod:`~lessonlib.checks._oracles` (the
+checks' own loop references) and :mod:`~lessonlib.checks.fixtures` (what a
+check hands to the student's function).
 """
 
 from ._core import Case, CheckFailed, Diagnosis, run_cases  # noqa: F401
-from .basics import *  # noqa: F401,F403   assignments 01-04
-from .networks import *  # noqa: F401,F403   assignments 05-08
+from .convolution import *  # noqa: F401,F403
+from .padding_stride import *  # noqa: F401,F403
+from .channels import *  # noqa: F401,F403
+from .relu_pooling import *  # noqa: F401,F403
+from .classifier import *  # noqa: F401,F403
+from .backprop import *  # noqa: F401,F403
+from .lenet import *  # noqa: F401,F403
+from .beyond import *  # noqa: F401,F403

@@ -15,6 +15,11 @@ its lines: :meth:`CheckFailed._render_traceback_`, see :func:`render`).
 Those lines are also what nbgrader's Validate dialog and feedback HTML
 show: both print the error output's ``traceback``.
 
+A mistake can also be recognised by the output shape it produces
+(:class:`ShapeDiagnosis`, tried in turn by :func:`shape_hint`). The one
+runner of every check, which guards the student's function and calls
+:func:`run_cases`, is :func:`lessonlib.checks._runner.run`.
+
 The NumPy functions used to compare are bound here at import time, so a
 notebook that later rebinds ``np.allclose`` does not change a verdict.
 """
@@ -35,8 +40,9 @@ import numpy as np
 from .._threads import limited
 from .._validation import tolerances
 
-__all__ = ["CheckFailed", "ForbiddenCall", "Case", "Diagnosis", "run_cases", "compare", "passed",
-           "crash_line", "recording_calls", "render", "format_mismatch", "WIDTH"]
+__all__ = ["CheckFailed", "ForbiddenCall", "Case", "Diagnosis", "ShapeDiagnosis", "run_cases",
+           "compare", "shape_hint", "passed", "crash_line", "recording_calls", "render",
+           "format_mismatch", "WIDTH", "case", "randn", "skip", "as_pair"]
 
 # Bound once: a student rebinding np.allclose & co. does not change verdicts.
 _isclose = np.isclose
@@ -209,6 +215,18 @@ class Diagnosis:
     message: str
 
 
+@dataclass
+class ShapeDiagnosis:
+    """A mistake recognised by the output shape it produces.
+
+    ``shape(*args, **kwargs)`` returns the shape the buggy code returns for
+    the case (or raises when the mistake cannot be told apart there).
+    """
+
+    shape: Callable[..., tuple]
+    message: str
+
+
 def _significant(x, digits):
     return f"{x:.{digits}g}"
 
@@ -332,6 +350,21 @@ def compare(name, got, expected, case, diagnoses=(), shape_hint=None, rtol=None,
     )
 
 
+def shape_hint(diagnoses):
+    """A ``shape_hint`` for :func:`run_cases` trying each shape diagnosis in turn."""
+    def hint(got, expected, case):
+        found = []
+        for d in diagnoses:
+            try:
+                wrong = tuple(d.shape(*case.args, **case.kwargs))
+            except Exception:  # the diagnosis does not apply to this case
+                continue
+            if wrong == tuple(got) and wrong != tuple(expected) and d.message not in found:
+                found.append(d.message)
+        return " Or: ".join(found)
+    return hint
+
+
 def _is_reference(fn):
     """True if ``fn`` is lessonlib's own implementation, not the student's."""
     mod = getattr(fn, "__module__", "") or ""
@@ -437,3 +470,31 @@ def run_cases(name, student_fn, reference_fn, cases, diagnoses=(), shape_hint=No
 def passed(name, n):
     """Print the one-line success message of a check."""
     print(f"\N{CHECK MARK} {name}: all {n} case(s) match the reference.")
+
+
+# ----------------------------------------------------------------------------- helpers
+# Building cases and diagnoses, for the checks of every assignment.
+
+def case(*args, description="", **kwargs):
+    """Shorthand for :class:`Case`."""
+    return Case(args=args, kwargs=kwargs, description=description)
+
+
+def randn(rng, *shape):
+    """Standard normal float64 array of ``shape`` drawn from ``rng``."""
+    return rng.standard_normal(shape)
+
+
+def _a(*rows):
+    """A float array from its rows: ``_a([1, 2], [3, 4])``."""
+    return np.array(rows, dtype=float)
+
+
+def skip():
+    """Raise: a diagnosis that does not apply to the case at hand."""
+    raise ValueError("not applicable")
+
+
+def as_pair(v):
+    """``(v, v)`` for a single value, the pair itself for a pair."""
+    return tuple(v) if isinstance(v, (tuple, list)) else (v, v)

@@ -99,10 +99,10 @@ GRADED_FAMILIES: dict[str, frozenset[str]] = {
     # layer's output is a sum of per-channel correlate2d maps plus the bias.
     "check_conv2d": frozenset({"signal"}) | _CONV,
     # Conv2d(in, out, k, bias=...).params holds exactly the counted arrays; the
-    # check's reference is checks.basics_layers.conv2d_param_count_reference.
-    "check_conv2d_param_count": frozenset({"layers_conv", "checks.basics_layers"}),
+    # check's reference is checks.channels.conv2d_param_count_reference.
+    "check_conv2d_param_count": frozenset({"layers_conv", "checks.channels"}),
     # Likewise Linear(...).params (layers) and linear_param_count_reference.
-    "check_linear_param_count": frozenset({"layers", "checks.basics_layers"}),
+    "check_linear_param_count": frozenset({"layers", "checks.channels"}),
     # --------------------------------------------------------------- 04_relu_pooling
     # activations.relu (and relu_backward(x, x) == relu(x)); layers.ReLU; max pooling
     # with (1, 2) windows over x stacked with zeros is max(x, 0).
@@ -120,38 +120,38 @@ GRADED_FAMILIES: dict[str, frozenset[str]] = {
     # activations.softmax; N * cross_entropy_backward(z, t) + onehot(t) is softmax
     # (losses, layers.CrossEntropyLoss); the check's _ce_backward_parts computes it.
     "check_softmax": frozenset({"activations", "losses", "layers",
-                                "checks.networks_classifier"}),
+                                "checks.classifier"}),
     # activations.log_softmax; -cross_entropy(z[n:n+1], [c]) is log_softmax(z)[n, c];
     # the check's _ce_parts returns it.
     "check_log_softmax": frozenset({"activations", "losses", "layers",
-                                    "checks.networks_classifier"}),
+                                    "checks.classifier"}),
     # losses.cross_entropy, layers.CrossEntropyLoss; with lessonlib's log_softmax
     # (activations) only the picking and the mean would be left; _ce_parts.
     "check_cross_entropy": frozenset({"losses", "activations", "layers",
-                                      "checks.networks_classifier"}),
+                                      "checks.classifier"}),
     # losses, CrossEntropyLoss.backward; (softmax(z) - onehot) / N with lessonlib's
     # softmax (activations); _ce_backward_parts. Not gradcheck: a numerical gradient of
     # the student's own cross_entropy is the notebook's own verification (section 6).
     "check_cross_entropy_backward": frozenset({"losses", "activations", "layers",
-                                               "checks.networks_classifier"}),
+                                               "checks.classifier"}),
     # ------------------------------------------------------------------ 06_backprop
     # gradcheck.numerical_gradient (and gradcheck); the check's _exact returns the exact
-    # gradient of its test function (checks.networks_backprop; the test function itself,
+    # gradient of its test function (checks.backprop; the test function itself,
     # checks.fixtures.Smooth, must reach the kernel: see NEVER_BLOCKED).
-    "check_numerical_gradient": frozenset({"gradcheck", "checks.networks_backprop"}),
+    "check_numerical_gradient": frozenset({"gradcheck", "checks.backprop"}),
     # activations.relu_backward; ReLU.backward (layers).
     "check_relu_backward": frozenset({"activations", "layers"}),
     # linear.linear_backward; Linear.backward; conv2d_backward of 1x1 kernels on
     # (N, in, 1, 1) returns exactly (dx, dweight, dbias); the check's _lin_parts
-    # (checks.networks_backprop) is linear_backward.
-    "check_linear_backward": frozenset({"linear", "layers", "checks.networks_backprop"})
+    # (checks.backprop) is linear_backward.
+    "check_linear_backward": frozenset({"linear", "layers", "checks.backprop"})
     | _CONV,
     # pooling.max_pool2d_backward, the loop version, MaxPool2d.backward, and the
-    # checks' own pool_backward_loop (checks.networks_util), correct by default.
-    "check_max_pool2d_backward": frozenset({"layers", "checks.networks_util"}) | _POOL,
+    # checks' own pool_backward_loop (checks._oracles), correct by default.
+    "check_max_pool2d_backward": frozenset({"layers", "checks._oracles"}) | _POOL,
     # ... the same for average pooling, which is also a depthwise box-kernel conv:
     # its gradient is conv2d_backward's dx (or a conv_transpose2d) of that kernel.
-    "check_avg_pool2d_backward": frozenset({"layers", "checks.networks_util"}) | _POOL
+    "check_avg_pool2d_backward": frozenset({"layers", "checks._oracles"}) | _POOL
     | _CONV,
     # conv.conv2d_backward, the loop version, Conv2d.backward; conv_transpose2d gives
     # dx and conv_transpose2d_backward the correlations dweight is made of.
@@ -160,27 +160,27 @@ GRADED_FAMILIES: dict[str, frozenset[str]] = {
     # The notebook builds and trains its network from lessonlib's layers, losses and
     # data: they stay. Blocked is only what computes the graded thing itself.
     # train.make_digits_cnn builds this very network (same layers, same rng use).
-    "check_build_lenet": frozenset({"train", "checks.networks_lenet"}),
+    "check_build_lenet": frozenset({"train", "checks.lenet"}),
     # train.evaluate / predict compute the accuracy of any callable (a lambda that
     # returns the logits); the check's _accuracy.
-    "check_accuracy": frozenset({"train", "checks.networks_lenet"}),
+    "check_accuracy": frozenset({"train", "checks.lenet"}),
     # optim.SGD(model, lr).step() is the in-place update of the step (the exercise's
     # trap); train.train_digits_cnn's loop and the check's _step are the whole step.
-    "check_train_step": frozenset({"optim", "train", "checks.networks_lenet"}),
+    "check_train_step": frozenset({"optim", "train", "checks.lenet"}),
     # ------------------------------------------------------------------- 08_beyond
     # Conv2d(in, out, k, groups=g, bias=b).params (layers_conv); the check's _param_count.
-    "check_conv_param_count": frozenset({"layers_conv", "checks.networks_beyond"}),
+    "check_conv_param_count": frozenset({"layers_conv", "checks.beyond"}),
     # conv2d(groups=g), Conv2d(groups=g), conv_transpose2d_backward with groups; the
     # exercise builds on conv2d with groups=1, which PERMITTED keeps.
-    "check_grouped_conv2d": _CONV | {"checks.networks_beyond"},
+    "check_grouped_conv2d": _CONV | {"checks.beyond"},
     # conv.depthwise_separable_conv2d itself, or two grouped conv2d calls.
-    "check_depthwise_separable_conv2d": _CONV | {"checks.networks_beyond"},
+    "check_depthwise_separable_conv2d": _CONV | {"checks.beyond"},
     # The check's _rf. (Measuring the field by backpropagation, as the notebook's
     # figure does, is real work, and conv2d_backward is blocked in 08 anyway.)
-    "check_receptive_field": frozenset({"checks.networks_beyond"}),
+    "check_receptive_field": frozenset({"checks.beyond"}),
     # conv_transpose2d itself, the loop version, ConvTranspose2d, and conv2d_backward,
     # whose dx is exactly a transposed convolution.
-    "check_conv_transpose2d": _CONV | {"checks.networks_beyond"},
+    "check_conv_transpose2d": _CONV | {"checks.beyond"},
 }
 
 #: Check name -> functions (``module.name``) of modules that stay but show a graded
@@ -190,7 +190,7 @@ DISPLAY_ORACLES: dict[str, tuple[str, ...]] = {
     # cells; the explorer and plot_coverage draw it; drill_feedback says whether a
     # guess equals conv_output_size (an oracle to search with).
     "check_conv_output_size": ("viz.plot_sliding_window", "viz.sliding_window_explorer",
-                               "viz.plot_coverage", "checks.basics_drills.drill_feedback"),
+                               "viz.plot_coverage", "checks.padding_stride.drill_feedback"),
 }
 
 #: Check name -> {``module.name``: restriction} for functions of blocked modules that
@@ -213,8 +213,7 @@ PERMITTED: dict[str, dict[str, str]] = {
 #: train_step, the test function of numerical_gradient, built or rebuilt in the kernel.)
 NEVER_BLOCKED = frozenset({
     "_validation", "layers_base", "data", "viz_nn", "checks", "checks._core",
-    "checks.basics_common", "checks.basics", "checks.networks", "checks.fixtures",
-    "grading", "grading.in_kernel",
+    "checks._runner", "checks.fixtures", "grading", "grading.in_kernel",
 })
 
 # Module-level names that every module has; a stub gets its own.
@@ -246,7 +245,7 @@ def blocked_modules(check_names):
     -------
     list of str
         Sorted module names relative to ``lessonlib`` (``"conv"``,
-        ``"checks.networks_util"``, ...).
+        ``"checks._oracles"``, ...).
 
     Raises
     ------

@@ -6,10 +6,11 @@ import functools
 
 import numpy as np
 
-from ._core import CheckFailed, Diagnosis
 from . import fixtures as _fixtures
+from ._core import CheckFailed, Diagnosis, case, randn
+from ._oracles import pool_backward_loop
+from ._runner import ref, run_with_hints
 from .fixtures import Smooth
-from .networks_util import case, pool_backward_loop, randn, ref, run_with_hints
 
 __all__ = [
     "check_relu_backward",

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._core import Diagnosis
-from .networks_util import case, randn, ref, run_with_hints
+from ._core import Diagnosis, case, randn
+from ._runner import ref, run_with_hints
 
 __all__ = [
     "check_flatten",

@@ -1,7 +1,7 @@
-"""Checks of assignments 03 (channels and filters) and 04 (ReLU and pooling).
+"""Checks of assignment 03 (channels and filters): conv2d and the parameter counts.
 
-Re-exported by :mod:`lessonlib.checks.basics`; see there for how a check
-works.
+They work as the checks of 01 (:mod:`lessonlib.checks.convolution`): value
+and shape diagnoses name the likely mistake. The counts must be integers.
 """
 
 from __future__ import annotations
@@ -10,21 +10,76 @@ import numpy as np
 
 from .. import activations as _act
 from .. import conv as _conv
-from .. import pooling as _pool
 from .. import signal as _sig
-from ._core import Diagnosis
-from .basics_cases import conv2d_cases, param_count_cases, pool_cases, relu_cases
-from .basics_common import (ShapeDiagnosis, When, as_pair, broadcast_advice, conv_fn, documented,
-                            int_result, loop_diagnoses, run, scipy_functions, skip,
-                            torch_functions, truncated)
+from ._core import Case, Diagnosis, ShapeDiagnosis, _a, as_pair, skip
+from ._runner import (broadcast_advice, conv_fn, documented, int_result, loop_diagnoses, run,
+                      scipy_functions, torch_functions, truncated)
 
-__all__ = [
-    "check_conv2d", "check_conv2d_param_count", "check_linear_param_count",
-    "check_relu", "check_max_pool2d", "check_avg_pool2d",
-]
+__all__ = ["check_conv2d", "check_conv2d_param_count", "check_linear_param_count"]
 
 
-# ----------------------------------------------------------------------------- 03
+# ----------------------------------------------------------------------------- conv2d
+
+def _conv_case(x, w, b=None, stride=1, padding=0, label=""):
+    kwargs = {}
+    if stride != 1:
+        kwargs["stride"] = stride
+    if padding != 0:
+        kwargs["padding"] = padding
+    parts = [f"x of shape {x.shape}", f"weight of shape {w.shape}",
+             "no bias" if b is None else f"bias of shape {b.shape}"]
+    parts += [f"{a}={v}" for a, v in kwargs.items()]
+    args = (x, w) if b is None else (x, w, b)
+    return Case(args, kwargs, (label + ": " if label else "") + ", ".join(parts))
+
+
+def conv2d_cases(hidden, seed):
+    """Cases ``(x, weight[, bias], stride=, padding=)`` for conv2d."""
+    rng = np.random.default_rng(seed)
+    x1 = np.arange(16, dtype=float).reshape(1, 1, 4, 4) % 5
+    w1 = _a([1, 0, -1], [1, 0, -1], [1, 0, -1]).reshape(1, 1, 3, 3)
+    xs = rng.integers(-2, 3, size=(1, 3, 5, 5)).astype(float)
+    ws = rng.integers(-1, 2, size=(2, 3, 3, 3)).astype(float)
+    cases = [
+        _conv_case(x1, w1, label="one channel, one filter"),
+        _conv_case(xs, ws, np.array([0.5, -1.0]), label="3 channels, 2 filters"),
+        _conv_case(rng.integers(-2, 3, size=(2, 2, 5, 5)).astype(float),
+                   rng.integers(-1, 2, size=(3, 2, 3, 3)).astype(float),
+                   np.array([1.0, 0.0, -1.0]), stride=2, padding=1),
+        _conv_case(rng.integers(0, 4, size=(1, 1, 4, 6)).astype(float),
+                   _a([1, 2, 1], [-1, -2, -1]).reshape(1, 1, 2, 3), None,
+                   stride=(1, 2), padding=(1, 0)),
+        _conv_case(np.arange(2 * 5 * 8).reshape(1, 2, 5, 8) % 4,
+                   np.array([[[[0.5, -1.0], [1.0, 0.0], [0.0, 0.5]],
+                              [[1.0, 0.5], [-0.5, 0.0], [0.0, 1.0]]],
+                             [[[0.0, 1.0], [0.5, 0.5], [-1.0, 0.0]],
+                              [[0.5, 0.0], [0.0, -0.5], [1.0, 1.0]]]]),
+                   np.array([0.25, -1.0]), stride=2, padding=(1, 0),
+                   label="int x, 3x2 kernel, stride 2 (the last column does not fit)"),
+    ]
+    if hidden:
+        specs = [  # (N, C, H, W), (F, kH, kW), bias?, stride, padding
+            ((1, 1, 7, 5), (1, 3, 3), True, 1, 0),
+            ((2, 3, 6, 9), (4, 2, 2), True, 2, 1),
+            ((1, 2, 7, 7), (3, 3, 3), False, 3, 2),
+            ((3, 1, 5, 8), (2, 4, 1), True, (2, 1), (0, 2)),
+            ((1, 4, 4, 4), (1, 4, 4), True, 1, 0),
+            ((2, 2, 9, 6), (2, 1, 1), True, 2, 0),
+            ((1, 3, 8, 5), (5, 2, 4), False, (3, 2), (1, 1)),
+            ((1, 1, 3, 3), (2, 3, 3), True, 1, 1),
+            ((2, 3, 10, 7), (2, 3, 2), True, 3, (2, 0)),
+        ]
+        for (n, c, h, w), (f, kh, kw), has_b, s, p in specs:
+            x = rng.normal(size=(n, c, h, w))
+            wt = rng.normal(size=(f, c, kh, kw))
+            b = rng.normal(size=f) if has_b else None
+            cases.append(_conv_case(x, wt, b, s, p))
+        x = rng.normal(size=(1, 2, 6, 5)).astype(np.float32)
+        wt = rng.normal(size=(3, 2, 3, 3)).astype(np.float32)
+        cases.append(_conv_case(x, wt, rng.normal(size=3).astype(np.float32), 2, 1,
+                                label="float32"))
+    return cases
+
 
 def _conv2d_wrongs():
     def conv(x, weight, bias=None, stride=1, padding=0):
@@ -182,6 +237,40 @@ def check_conv2d(student_fn, hidden=False, seed=0):
         hints=[("could not be broadcast", broadcast_advice("kernel"))])
 
 
+# ----------------------------------------------------------------------------- counting
+
+def param_count_cases(kind, hidden, seed):
+    """Cases for conv2d_param_count (kind 'conv') or linear_param_count ('linear')."""
+    if kind == "conv":
+        cases = [Case((3, 16, 3), {}, "in_channels=3, out_channels=16, kernel_size=3"),
+                 Case((1, 6, 5), {}, "in_channels=1, out_channels=6, kernel_size=5"),
+                 Case((16, 32, 3), {"bias": False},
+                      "in_channels=16, out_channels=32, kernel_size=3, bias=False"),
+                 Case((3, 8, (1, 5)), {}, "in_channels=3, out_channels=8, kernel_size=(1, 5)")]
+        if hidden:
+            rng = np.random.default_rng(seed)
+            cases += [Case((64, 128, 1), {}, "a 1x1 convolution, 64 -> 128 channels"),
+                      Case((1, 1, 1), {"bias": False}, "1 -> 1 channel, 1x1, no bias")]
+            for _ in range(6):
+                ci, co = int(rng.integers(1, 65)), int(rng.integers(1, 65))
+                k = (int(rng.integers(1, 8)), int(rng.integers(1, 8)))
+                b = bool(rng.integers(0, 2))
+                cases.append(Case((ci, co, k), {"bias": b},
+                                  f"in_channels={ci}, out_channels={co}, kernel_size={k}, "
+                                  f"bias={b}"))
+        return cases
+    cases = [Case((784, 10), {}, "in_features=784, out_features=10"),
+             Case((3, 2), {"bias": False}, "in_features=3, out_features=2, bias=False")]
+    if hidden:
+        rng = np.random.default_rng(seed)
+        cases += [Case((1, 1), {}, "in_features=1, out_features=1"),
+                  Case((3 * 32 * 32, 16 * 30 * 30), {}, "a 3x32x32 image to 16x30x30 outputs")]
+        for _ in range(4):
+            i, o = int(rng.integers(1, 5000)), int(rng.integers(1, 500))
+            cases.append(Case((i, o), {"bias": True}, f"in_features={i}, out_features={o}"))
+    return cases
+
+
 def conv2d_param_count_reference(in_channels, out_channels, kernel_size, bias=True):
     """Learnable numbers of a Conv2d layer: weights (C_out, C_in, kH, kW) and C_out biases."""
     kh, kw = as_pair(kernel_size)
@@ -244,182 +333,3 @@ def check_linear_param_count(student_fn, hidden=False, seed=0):
     run("linear_param_count", student_fn, linear_param_count_reference,
                 param_count_cases("linear", hidden, seed), diagnoses,
                 post=int_result("linear_param_count"))
-
-
-# ----------------------------------------------------------------------------- 04
-
-@documented
-def check_relu(student_fn, hidden=False, seed=0):
-    """Check ``relu(x)`` = max(0, x) elementwise, any shape, input untouched."""
-    diagnoses = [
-        Diagnosis(lambda x: (np.asarray(x) > 0).astype(float),
-                  "It returns 1/0 (is x positive?) instead of the values: ReLU keeps the "
-                  "positive values themselves, np.maximum(x, 0)."),
-        Diagnosis(lambda x: np.abs(x),
-                  "It returns |x|: negative inputs must become 0, not positive."),
-        Diagnosis(lambda x: np.minimum(x, 0),
-                  "It keeps the negative values and zeroes the positive ones: "
-                  "use np.maximum(x, 0)."),
-        Diagnosis(lambda x: np.clip(x, 0, 1),
-                  "Values above 1 are clipped: ReLU has no upper limit."),
-        Diagnosis(lambda x: np.where(np.asarray(x) > 0, x, 0.01 * np.asarray(x)),
-                  "That is a leaky ReLU (0.01 x for x < 0); plain ReLU returns 0 there."),
-    ]
-    diagnoses.append(truncated(_act.relu, "relu"))
-    run("relu", student_fn, _act.relu, relu_cases(hidden, seed), diagnoses,
-        forbidden=[_act.relu, _act.relu_backward] + torch_functions("relu"))
-
-
-def _pool_shapes():
-    def out(x, k, s=None, p=0, ceil=False):
-        n, c, h, w = np.shape(x)
-        (kh, kw) = as_pair(k)
-        (sh, sw) = as_pair(k if s is None else s)
-        (ph, pw) = as_pair(p)
-        if ceil:
-            return (n, c, -((h + 2 * ph - kh) // -sh) + 1, -((w + 2 * pw - kw) // -sw) + 1)
-        return (n, c, (h + 2 * ph - kh) // sh + 1, (w + 2 * pw - kw) // sw + 1)
-
-    def sig(fn):
-        return lambda x, kernel_size, stride=None, padding=0: fn(x, kernel_size, stride, padding)
-
-    def square(x, k, s, p):
-        kh, kw = as_pair(k)
-        if kh == kw:
-            raise ValueError
-        return out(x, (kh, kh), k if s is None else s, p)
-
-    def swapped(v):
-        v = as_pair(v)
-        if v[0] == v[1]:
-            raise ValueError
-        return v[::-1]
-
-    return [
-        ShapeDiagnosis(sig(square),
-                        "The window was taken as square: kernel_size=(kH, kW) has kH rows and "
-                        "kW columns, which may differ."),
-        ShapeDiagnosis(sig(lambda x, k, s, p: out(x, k, s, swapped(p))),
-                        "Height and width padding are swapped: padding=(ph, pw) adds ph rows "
-                        "above and below, pw columns left and right."),
-        ShapeDiagnosis(sig(lambda x, k, s, p: out(x, k, swapped(s), p) if s is not None
-                           else skip()),
-                        "Height and width strides are swapped: stride=(sh, sw)."),
-        ShapeDiagnosis(sig(lambda x, k, s, p: out(x, k, 1, p) if s is None else skip()),
-                        "stride=None means stride = kernel_size (windows side by side, no "
-                        "overlap), not 1."),
-        ShapeDiagnosis(sig(lambda x, k, s, p: out(x, k, k, p) if s is not None else skip()),
-                        "Stride ignored: the windows must move by `stride`, not by the kernel "
-                        "size."),
-        ShapeDiagnosis(sig(lambda x, k, s, p: out(x, k, s, 0) if as_pair(p) != (0, 0)
-                           else skip()),
-                        "Is padding applied? Pad the height and width by `padding` on each "
-                        "side first."),
-        ShapeDiagnosis(sig(lambda x, k, s, p: out(x, k, s, p, ceil=True)),
-                        "The size is rounded up: a window that does not fit entirely is "
-                        "dropped (floor division //)."),
-        ShapeDiagnosis(sig(lambda x, k, s, p: out(x, k, s, p)[:1] + (1,) + out(x, k, s, p)[2:]),
-                        "Pooling mixes channels: it acts on each channel (depth slice) on its "
-                        "own, so the number of channels does not change."),
-    ]
-
-
-def _groups_of(arguments):
-    g = arguments.get("groups", 1)
-    return g if isinstance(g, int) else 1
-
-
-def _pool_common(pool, name):
-    """Value diagnoses shared by max and average pooling."""
-    def no_step(x, kernel_size, stride=None, padding=0):
-        s = kernel_size if stride is None else stride
-        if as_pair(s) == (1, 1):
-            raise ValueError("not applicable")
-        ho, wo = pool(x, kernel_size, stride, padding).shape[2:]
-        return pool(x, kernel_size, 1, padding)[:, :, :ho, :wo]
-
-    def mix(axis):
-        def wrong(x, kernel_size, stride=None, padding=0):
-            x = np.asarray(x, dtype=float)
-            if x.shape[1] == 1 and axis == (1,) or x.shape[0] * x.shape[1] == 1:
-                raise ValueError("not applicable")
-            red = x.max(axis=axis, keepdims=True) if name == "max" else x.mean(axis=axis,
-                                                                               keepdims=True)
-            return np.broadcast_to(pool(red, kernel_size, stride, padding),
-                                   pool(x, kernel_size, stride, padding).shape)
-        return wrong
-
-    return [
-        Diagnosis(no_step, "The output has the right size, but the windows start at (i, j) "
-                           "instead of (i * stride, j * stride): step the window by the stride."),
-        Diagnosis(mix((1,)), "Pooling mixes channels: take the "
-                             f"{name} over each channel's window on its own, "
-                             "x[n, c, window], never across channels."),
-        Diagnosis(mix((0, 1)), "Pooling mixes channels and images: every (n, c) slice is "
-                               "pooled on its own."),
-    ]
-
-
-@documented
-def check_max_pool2d(student_fn, hidden=False, seed=0):
-    """Check ``max_pool2d(x, kernel_size, stride=None, padding=0)`` (pads with -inf, as torch)."""
-    def zero_pad(x, kernel_size, stride=None, padding=0):
-        if as_pair(padding) == (0, 0):
-            raise ValueError("not applicable")
-        p = as_pair(padding)
-        return _pool.max_pool2d(_sig.pad2d(x, p), kernel_size, stride, 0)
-
-    diagnoses = _pool_common(_pool.max_pool2d, "max") + [
-        Diagnosis(zero_pad, "It pads with zeros: max pooling pads with -inf, so the padding "
-                            "never wins over a (possibly negative) value."),
-        Diagnosis(lambda x, kernel_size, stride=None, padding=0:
-                  _pool.avg_pool2d(x, kernel_size, stride, padding),
-                  "That is average pooling: max pooling keeps the largest value of each "
-                  "window."),
-        Diagnosis(lambda x, kernel_size, stride=None, padding=0:
-                  -_pool.max_pool2d(-np.asarray(x, dtype=float), kernel_size, stride, padding),
-                  "It keeps the smallest value of each window: use .max()."),
-    ]
-    diagnoses += loop_diagnoses(_pool.max_pool2d)
-    run("max_pool2d", student_fn, _pool.max_pool2d, pool_cases("max", hidden, seed),
-        diagnoses, _pool_shapes(),
-        forbidden=[_pool.max_pool2d, "lessonlib.pool_loops.max_pool2d_loops"]
-        + torch_functions("max_pool2d"),
-        hints=[("could not be broadcast", broadcast_advice("window"))])
-
-
-@documented
-def check_avg_pool2d(student_fn, hidden=False, seed=0):
-    """Check ``avg_pool2d(x, kernel_size, stride=None, padding=0)`` (padding zeros count, as torch)."""
-    def k_area(kernel_size):
-        kh, kw = as_pair(kernel_size)
-        return kh * kw
-
-    def exclude(x, kernel_size, stride=None, padding=0):
-        if as_pair(padding) == (0, 0):
-            raise ValueError("not applicable")
-        ones = np.ones_like(np.asarray(x, dtype=float))
-        return (_pool.avg_pool2d(x, kernel_size, stride, padding)
-                / _pool.avg_pool2d(ones, kernel_size, stride, padding))
-
-    diagnoses = _pool_common(_pool.avg_pool2d, "mean") + [
-        Diagnosis(exclude, "The average excludes the padding zeros: as in PyTorch "
-                           "(count_include_pad=True) divide by kH * kW, padding included."),
-        Diagnosis(lambda x, kernel_size, stride=None, padding=0:
-                  _pool.avg_pool2d(x, kernel_size, stride, padding) * k_area(kernel_size),
-                  "It is the sum of each window: divide by the number of values, kH * kW."),
-        Diagnosis(lambda x, kernel_size, stride=None, padding=0:
-                  _pool.avg_pool2d(x, kernel_size, stride, padding) * k_area(kernel_size)
-                  / as_pair(kernel_size)[0],
-                  "It divides by kH only: the window holds kH * kW values."),
-        Diagnosis(lambda x, kernel_size, stride=None, padding=0:
-                  _pool.max_pool2d(x, kernel_size, stride, padding),
-                  "That is max pooling: average pooling keeps the mean of each window."),
-    ]
-    diagnoses += [truncated(_pool.avg_pool2d, "avg_pool2d")] + loop_diagnoses(_pool.avg_pool2d)
-    run("avg_pool2d", student_fn, _pool.avg_pool2d, pool_cases("avg", hidden, seed),
-        diagnoses, _pool_shapes(),
-        forbidden=[_pool.avg_pool2d, "lessonlib.pool_loops.avg_pool2d_loops",
-                   When(conv_fn("conv2d"), lambda a: _groups_of(a) > 1)]
-        + torch_functions("avg_pool2d"),
-        hints=[("could not be broadcast", broadcast_advice("window"))])

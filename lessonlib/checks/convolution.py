@@ -1,51 +1,69 @@
-"""Checks of assignments 01 (convolution) and 02 (padding and stride).
+"""Checks of assignment 01 (convolution): 1-D convolution and correlation, 2-D correlation.
 
 Every ``check_<name>(student_fn, hidden=False, seed=0)`` runs the
 student's function and lessonlib's reference on hand-made cases (and, with
-``hidden=True``, on random and adversarial ones: non-square inputs,
-stride > 1, padding > 0, N = 1, C = 1, even kernels, sizes not divisible by
-the stride, ties) and raises :class:`~lessonlib.checks.CheckFailed` naming
-the likely mistake. The checks of assignments 03 and 04 live in
-:mod:`lessonlib.checks.basics_layers` and are re-exported here.
+``hidden=True``, on random and adversarial ones: non-square inputs, even
+kernels, float32 inputs) and raises :class:`~lessonlib.checks.CheckFailed`
+naming the likely mistake.
 
 Two kinds of diagnosis:
 
 * value diagnoses (:class:`~lessonlib.checks.Diagnosis`): a known-wrong
   function; when the student's output equals its output, its message is
-  shown (the flipped kernel, the forgotten bias ...);
-* shape diagnoses (:class:`~lessonlib.checks.basics_common.ShapeDiagnosis`):
-  the output shape a mistake produces (padding ignored, stride ignored,
-  padding counted once ...).
+  shown (the flipped kernel, the transposed kernel ...);
+* shape diagnoses (:class:`~lessonlib.checks._core.ShapeDiagnosis`):
+  the output shape a mistake produces (mode 'full' instead of 'valid',
+  one sample short ...).
 
-A student's function may not call the reference it is compared with, and
-sizes must be integers (:mod:`lessonlib.checks.basics_common`).
+A student's function may not call the reference it is compared with
+(:mod:`lessonlib.checks._runner`).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from .. import arithmetic as _arith
 from .. import signal as _sig
-from ._core import Case, CheckFailed, Diagnosis, call_student
-from .basics_cases import (conv_output_size_cases, corr1d_cases, corr2d_cases,
-                           pad2d_cases)
-from .basics_common import (ShapeDiagnosis, broadcast_advice, skip, conv_fn, documented, guard,
-                            int_result, loop_diagnoses, run, scipy_functions, truncated)
-from .basics_drills import conv_arithmetic_drills, drill_feedback
-from .basics_layers import (check_avg_pool2d, check_conv2d, check_conv2d_param_count,
-                            check_linear_param_count, check_max_pool2d, check_relu)
+from ._core import Case, CheckFailed, Diagnosis, ShapeDiagnosis, _a, call_student
+from ._runner import (broadcast_advice, conv_fn, documented, guard, loop_diagnoses, run,
+                      scipy_functions, truncated)
 
-__all__ = [
-    "check_convolve1d", "check_correlate1d", "check_correlate2d",
-    "check_vertical_edge_kernel", "check_conv_output_size", "check_pad2d",
-    "check_conv2d", "check_conv2d_param_count", "check_linear_param_count",
-    "check_relu", "check_max_pool2d", "check_avg_pool2d",
-    "conv_arithmetic_drills", "drill_feedback",
-]
+__all__ = ["check_convolve1d", "check_correlate1d", "check_correlate2d",
+           "check_vertical_edge_kernel"]
 
 
-# ----------------------------------------------------------------------------- 01: 1-D
+# ----------------------------------------------------------------------------- 1-D
+
+def corr1d_cases(hidden, seed):
+    """Cases ``(x, k[, mode])`` for convolve1d and correlate1d."""
+    x5 = np.array([1.0, 2.0, 3.0, 4.0, 5.0])
+    cases = [
+        Case((np.array([1.0, 2.0, 3.0]), np.array([0.0, 1.0, 0.5])), {},
+             "x = [1, 2, 3], k = [0, 1, 0.5] (mode left at its default, 'full')"),
+        Case((x5, np.array([1.0, -1.0])), {"mode": "full"}, "x = [1, 2, 3, 4, 5], k = [1, -1], "
+             "mode='full'"),
+        Case((np.array([0.0, 1.0, 4.0, 9.0, 16.0, 25.0]), np.array([1.0, 2.0, 0.0])),
+             {"mode": "valid"}, "x = [0, 1, 4, 9, 16, 25], k = [1, 2, 0], mode='valid'"),
+        Case((np.array([3.0, 1.0, 4.0, 1.0, 5.0, 9.0]), np.array([1.0, 0.0, -2.0])),
+             {"mode": "same"}, "x = [3, 1, 4, 1, 5, 9], k = [1, 0, -2], mode='same'"),
+        Case((np.array([2.0, -1.0, 0.0, 3.0, 1.0, 4.0, -2.0]), np.array([1.0, 2.0, -1.0, 0.5])),
+             {"mode": "same"}, "x = [2, -1, 0, 3, 1, 4, -2], an even kernel k = [1, 2, -1, 0.5], "
+             "mode='same'"),
+        Case((np.array([1.0, 4.0, -2.0, 0.0, 3.0]), np.array([2.0, -1.0])),
+             {"mode": "same"}, "x = [1, 4, -2, 0, 3], an even kernel k = [2, -1], mode='same'"),
+    ]
+    if hidden:
+        rng = np.random.default_rng(seed)
+        for n, m in [(7, 2), (8, 4), (9, 1), (6, 6), (12, 5), (5, 3), (10, 6)]:
+            for mode in ("full", "same", "valid"):
+                x, k = rng.normal(size=n), rng.normal(size=m)
+                cases.append(Case((x, k), {"mode": mode},
+                                  f"random x of length {n}, k of length {m}, mode={mode!r}"))
+        x32 = rng.normal(size=9).astype(np.float32)
+        cases.append(Case((x32, np.array([1, 2, -1], dtype=np.float32)), {"mode": "same"},
+                          "float32 x of length 9, k = [1, 2, -1], mode='same'"))
+    return cases
+
 
 _SIGNAL_SHAPES = [
     ShapeDiagnosis(lambda x, k, mode="full": (len(x) + len(k) - 1,) if mode != "full"
@@ -135,7 +153,33 @@ def check_correlate1d(student_fn, hidden=False, seed=0):
                 forbidden=[_sig.convolve1d, _sig.correlate1d, np.convolve, np.correlate])
 
 
-# ----------------------------------------------------------------------------- 01: 2-D
+# ----------------------------------------------------------------------------- 2-D
+
+def corr2d_cases(hidden, seed):
+    """Cases ``(image, kernel)`` for correlate2d (mode 'valid')."""
+    img4 = _a([1, 2, 0, 1], [0, 1, 3, 2], [2, 0, 1, 1], [1, 3, 2, 0])
+    sobel = _a([1, 0, -1], [2, 0, -2], [1, 0, -1])
+    img56 = np.arange(30, dtype=float).reshape(5, 6) % 7
+    cases = [
+        Case((img4, sobel), {}, "a 4x4 image and a 3x3 kernel [[1, 0, -1], [2, 0, -2], [1, 0, -1]]"),
+        Case((img56, _a([1, 2], [0, -1])), {}, "a 5x6 image and the 2x2 kernel [[1, 2], [0, -1]]"),
+        Case((np.array([[3, 0, 1, 2], [1, 5, 2, 0], [0, 2, 4, 1], [2, 1, 0, 3], [1, 1, 2, 2]]),
+              _a([0.5, 1, 0], [-1, 0, 0.5])), {},
+             "an int 5x4 image [[3, 0, 1, 2], [1, 5, 2, 0], [0, 2, 4, 1], [2, 1, 0, 3], "
+             "[1, 1, 2, 2]] and the 2x3 kernel [[0.5, 1, 0], [-1, 0, 0.5]]"),
+    ]
+    if hidden:
+        rng = np.random.default_rng(seed)
+        for (h, w), (kh, kw) in [((6, 9), (3, 3)), ((7, 4), (2, 3)), ((5, 5), (1, 1)),
+                                 ((4, 7), (1, 4)), ((8, 6), (4, 1)), ((3, 5), (3, 5)),
+                                 ((9, 8), (4, 2))]:
+            im, k = rng.normal(size=(h, w)), rng.normal(size=(kh, kw))
+            cases.append(Case((im, k), {}, f"a random {h}x{w} image, {kh}x{kw} kernel"))
+        cases.append(Case((rng.random((6, 7)).astype(np.float32),
+                           rng.normal(size=(3, 3)).astype(np.float32)), {},
+                          "a float32 6x7 image and 3x3 kernel"))
+    return cases
+
 
 def _corr2d_shapes():
     def hw(image, kernel):
@@ -252,121 +296,3 @@ def check_vertical_edge_kernel(student_fn, hidden=False, seed=0):
                               f"{response:.2g} x the sum of |kernel|; want 0). {fix}")
     print(f"\N{CHECK MARK} {name}: strong on vertical edges, ~0 on horizontal edges and "
           f"flat areas ({n} test images).")
-
-
-# ----------------------------------------------------------------------------- 02
-
-def _size_wrongs():
-    def span(k, d):
-        return d * (k - 1) + 1
-
-    def args(n, kernel_size, stride=1, padding=0, dilation=1):
-        return n, kernel_size, stride, padding, dilation
-
-    def f(fn):
-        return lambda *a, **kw: fn(*args(*a, **kw))
-
-    return [
-        Diagnosis(f(lambda n, k, s, p, d: (n + 2 * p - span(k, d)) / s + 1),
-                  "It uses / instead of //: when the windows do not fit exactly the last "
-                  "one is dropped, so round down with floor division //."),
-        Diagnosis(f(lambda n, k, s, p, d: -((n + 2 * p - span(k, d)) // -s) + 1),
-                  "It rounds up: a window that does not fit entirely is dropped, so round "
-                  "down (floor division //)."),
-        Diagnosis(f(lambda n, k, s, p, d: (n + 2 * p - k) // s + 1),
-                  "It ignores dilation: k taps spaced `dilation` apart span "
-                  "dilation * (kernel_size - 1) + 1 input samples."),
-        Diagnosis(f(lambda n, k, s, p, d: (n + 2 * p - d * k) // s + 1),
-                  "A dilated kernel spans dilation * (kernel_size - 1) + 1 samples, not "
-                  "dilation * kernel_size."),
-        Diagnosis(f(lambda n, k, s, p, d: (n + p - span(k, d)) // s + 1),
-                  "Padding counted only once: zeros are added on both sides, so the padded "
-                  "length is n + 2 * padding."),
-        Diagnosis(f(lambda n, k, s, p, d: (n - span(k, d)) // s + 1),
-                  "Padding ignored: the padded input has n + 2 * padding samples."),
-        Diagnosis(f(lambda n, k, s, p, d: n + 2 * p - span(k, d) + 1),
-                  "Stride ignored: the window jumps `stride` samples at a time, so divide "
-                  "the distance it travels by the stride."),
-        Diagnosis(f(lambda n, k, s, p, d: (n + 2 * p - span(k, d)) // s),
-                  "Off by one: the + 1 counts the window at the very start."),
-        Diagnosis(f(lambda n, k, s, p, d: (n + 2 * p - d * (k - 1)) // s + 1),
-                  "Off by one: a kernel of kernel_size taps, dilation apart, spans "
-                  "dilation * (kernel_size - 1) + 1 samples (the + 1 is its first tap), and "
-                  "that whole span is subtracted from n + 2 * padding."),
-    ]
-
-
-@documented
-def check_conv_output_size(student_fn, hidden=False, seed=0):
-    """Check ``conv_output_size(n, kernel_size, stride=1, padding=0, dilation=1)``."""
-    run("conv_output_size", student_fn, _arith.conv_output_size,
-                conv_output_size_cases(hidden, seed), _size_wrongs(),
-                forbidden=[_arith.conv_output_size],
-                post=int_result("conv_output_size"))
-
-
-def _pad4(padding):
-    if isinstance(padding, (tuple, list)):
-        return tuple(padding) if len(padding) == 4 else (padding[0],) * 2 + (padding[1],) * 2
-    return (padding,) * 4
-
-
-def _padded_shape(x, top, bottom, left, right):
-    s = np.shape(x)
-    return s[:-2] + (s[-2] + top + bottom, s[-1] + left + right)
-
-
-def _pad2d_shapes():
-    def once(x, padding, value=0.0):
-        t, b, l, r = _pad4(padding)
-        return _padded_shape(x, t, 0, l, 0)
-
-    def swapped(x, padding, value=0.0):
-        if not (isinstance(padding, (tuple, list)) and len(padding) == 2):
-            raise ValueError
-        return _padded_shape(x, padding[1], padding[1], padding[0], padding[0])
-
-    def torch_order(x, padding, value=0.0):
-        if not (isinstance(padding, (tuple, list)) and len(padding) == 4):
-            raise ValueError
-        left, right, top, bottom = padding
-        return _padded_shape(x, top, bottom, left, right)
-
-    def every_axis(x, padding, value=0.0):
-        if isinstance(padding, (tuple, list)) and len(padding) == 4:
-            raise ValueError  # np.pad(x, 4-tuple) fails on a 2-D array
-        extra = sum(padding) if isinstance(padding, (tuple, list)) else 2 * padding
-        return tuple(s + extra for s in np.shape(x))
-
-    return [
-        ShapeDiagnosis(lambda x, padding, value=0.0: np.shape(x),
-                        "No padding was added: the output is as large as the input."),
-        ShapeDiagnosis(every_axis,
-                        "Every axis was padded: only the last two (height, width) get padding, "
-                        "never the batch or channel axes."),
-        ShapeDiagnosis(once,
-                        "Padding counted only once: pad2d adds rows at the top AND the bottom, "
-                        "columns on the left AND the right."),
-        ShapeDiagnosis(swapped,
-                        "Height and width padding are swapped: (ph, pw) puts ph rows above "
-                        "and below, pw columns left and right."),
-        ShapeDiagnosis(torch_order,
-                        "The 4 numbers were read in PyTorch's F.pad order (left, right, top, "
-                        "bottom); pad2d takes (top, bottom, left, right)."),
-    ]
-
-
-@documented
-def check_pad2d(student_fn, hidden=False, seed=0):
-    """Check ``pad2d(x, padding, value=0.0)``: int, (ph, pw) or (top, bottom, left, right)."""
-    diagnoses = [
-        Diagnosis(lambda x, padding, value=0.0: _sig.pad2d(x, padding, 0.0)
-                  if np.asarray(x).dtype.kind == "f" else skip(),
-                  "The fill value was ignored: fill the new border with `value` "
-                  "(np.pad(..., constant_values=value))."),
-    ]
-    diagnoses.append(truncated(_sig.pad2d, "pad2d"))
-    run("pad2d", student_fn, _sig.pad2d, pad2d_cases(hidden, seed), diagnoses,
-        _pad2d_shapes(), forbidden=[_sig.pad2d],
-        hints=[("could not broadcast", "A slice such as out[..., top:-bottom] is empty when "
-                "bottom is 0 (-0 is 0): slice with top:top + H and left:left + W instead.")])

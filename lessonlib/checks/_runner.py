@@ -1,10 +1,12 @@
-"""The machinery every check of the course runs through (assignments 01-08).
+"""The one runner every check of the course runs through (assignments 01-08).
 
 * :func:`run`: the one runner. It guards the student's function, compares
   it with the reference on every case (:func:`~lessonlib.checks._core.run_cases`),
-  explains a wrong shape (:class:`ShapeDiagnosis` or a ``shape_hint``), a
-  crash (``hints``), and an output with nan/inf that a known mistake
-  produces exactly;
+  explains a wrong shape (:class:`~lessonlib.checks._core.ShapeDiagnosis`
+  or a ``shape_hint``), a crash (``hints``), and an output with nan/inf
+  that a known mistake produces exactly; :func:`run_with_hints` is the
+  same with ``hints`` as its fifth argument, and :func:`ref` looks up the
+  reference by name when the check runs;
 * :func:`guard`: the one way the student's function is called. It refuses
   calls to lessonlib's reference and to what computes the graded thing
   (the same policy in every notebook: lessonlib's function, its loop
@@ -29,52 +31,14 @@ import importlib
 import inspect
 import numbers
 import sys
-from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 
 from .. import conv as _conv
-from ._core import CheckFailed, Diagnosis, ForbiddenCall, crash_line, recording_calls, run_cases
+from ._core import (CheckFailed, Diagnosis, ForbiddenCall, crash_line, recording_calls, run_cases,
+                    shape_hint)
 
 __all__: list[str] = []
-
-
-def skip():
-    """Raise: a diagnosis that does not apply to the case at hand."""
-    raise ValueError("not applicable")
-
-
-def as_pair(v):
-    """``(v, v)`` for a single value, the pair itself for a pair."""
-    return tuple(v) if isinstance(v, (tuple, list)) else (v, v)
-
-
-@dataclass
-class ShapeDiagnosis:
-    """A mistake recognised by the output shape it produces.
-
-    ``shape(*args, **kwargs)`` returns the shape the buggy code returns for
-    the case (or raises when the mistake cannot be told apart there).
-    """
-
-    shape: Callable[..., tuple]
-    message: str
-
-
-def shape_hint(diagnoses):
-    """A ``shape_hint`` for :func:`run_cases` trying each shape diagnosis in turn."""
-    def hint(got, expected, case):
-        found = []
-        for d in diagnoses:
-            try:
-                wrong = tuple(d.shape(*case.args, **case.kwargs))
-            except Exception:  # the diagnosis does not apply to this case
-                continue
-            if wrong == tuple(got) and wrong != tuple(expected) and d.message not in found:
-                found.append(d.message)
-        return " Or: ".join(found)
-    return hint
 
 
 def _label(f):
@@ -338,6 +302,28 @@ def run(name, student_fn, reference, cases, diagnoses=(), shapes=(), forbidden=(
         if msg != str(exc):
             raise CheckFailed(msg) from None
         raise
+
+
+def run_with_hints(name, student_fn, reference_fn, cases, hints=(), forbidden=(),
+                   **kwargs):
+    """:func:`run` with ``hints`` as its fifth argument, for the checks of 05-08.
+
+    ``hints`` is a sequence of ``(phrases, advice)``: when the failure
+    message contains every phrase of ``phrases`` (a str or a tuple of
+    str), ``advice`` is appended (the first matching hint only). This is
+    how a crash such as ``matmul: ... mismatch`` or a ``None`` output gets
+    an explanation in the lesson's words. ``forbidden`` are the functions
+    the student's one may not call (lessonlib's reference among them).
+    """
+    return run(name, student_fn, reference_fn, cases, hints=hints, forbidden=forbidden,
+               **kwargs)
+
+
+def ref(name):
+    """Return lessonlib's public function ``name`` (the reference)."""
+    import lessonlib  # noqa: F401  (already imported: this is a subpackage)
+
+    return getattr(sys.modules["lessonlib"], name)
 
 
 def scipy_functions():

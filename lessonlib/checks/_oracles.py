@@ -1,48 +1,18 @@
-"""Shared helpers of the checks of assignments 05-08.
+"""The checks' own reference computations, shared and lesson-independent.
 
-The references are looked up in the :mod:`lessonlib` namespace when a
-check runs (``ref("softmax")``), so this module does not care which
-lessonlib module defines them.
+Plain-loop versions of what lessonlib computes, with switches for known
+mistakes: a check builds its diagnoses from them (the gradient routed to
+every tied maximum, a window's gradient assigned instead of added ...).
+Being references, they are blocked (stubbed) in a grading kernel while a
+check that uses them is graded (:data:`lessonlib.grading.references.GRADED_FAMILIES`),
+so this module holds nothing else.
 """
 
 from __future__ import annotations
 
-import sys
-
 import numpy as np
 
-from ._core import Case
-
-__all__: list[str] = []
-
-
-def ref(name):
-    """Return lessonlib's public function ``name`` (the reference)."""
-    import lessonlib  # noqa: F401  (already imported: this is a subpackage)
-
-    return getattr(sys.modules["lessonlib"], name)
-
-
-def randn(rng, *shape):
-    """Standard normal float64 array of ``shape`` drawn from ``rng``."""
-    return rng.standard_normal(shape)
-
-
-def run_with_hints(name, student_fn, reference_fn, cases, hints=(), forbidden=(),
-                   **kwargs):
-    """:func:`~lessonlib.checks.basics_common.run`, the runner of every check.
-
-    ``hints`` is a sequence of ``(phrases, advice)``: when the failure
-    message contains every phrase of ``phrases`` (a str or a tuple of
-    str), ``advice`` is appended (the first matching hint only). This is
-    how a crash such as ``matmul: ... mismatch`` or a ``None`` output gets
-    an explanation in the lesson's words. ``forbidden`` are the functions
-    the student's one may not call (lessonlib's reference among them).
-    """
-    from .basics_common import run
-
-    return run(name, student_fn, reference_fn, cases, hints=hints, forbidden=forbidden,
-               **kwargs)
+__all__ = ["pool_backward_loop"]
 
 
 def pool_backward_loop(dout, x, kernel_size, stride=None, padding=0, mode="max",
@@ -112,8 +82,3 @@ def pool_backward_loop(dout, x, kernel_size, stride=None, padding=0, mode="max",
                         else:
                             dxp[n, c, rows, cols] = share
     return dxp[:, :, p:p + h, p:p + w].astype(x.dtype)
-
-
-def case(*args, description="", **kwargs):
-    """Shorthand for :class:`Case`."""
-    return Case(args=args, kwargs=kwargs, description=description)

@@ -11,9 +11,9 @@ import copy
 
 import numpy as np
 
-from ._core import Case, CheckFailed, Diagnosis, compare, crash_line, passed
+from ._core import Case, CheckFailed, Diagnosis, case, compare, crash_line, passed, randn
+from ._runner import guard, ref, run_with_hints
 from .fixtures import small_model
-from .networks_util import case, randn, ref, run_with_hints
 
 __all__ = ["check_build_lenet", "check_accuracy", "check_train_step"]
 
@@ -89,8 +89,6 @@ def _one_seed_everywhere(arrays):
 
 def check_build_lenet(student_fn, hidden=False, seed=0):
     """Check ``build_lenet(rng=None)``: the layers, their shapes and the forward pass."""
-    from .basics_common import guard
-
     name = "build_lenet"
     _check_callable(student_fn, name)
     student_fn = guard(student_fn, name, forbidden=["lessonlib.train.make_digits_cnn"])
@@ -226,8 +224,6 @@ def _after(k, **opts):
 
 def check_train_step(student_fn, hidden=False, seed=0):
     """Check ``train_step(model, x, y, lr)``: forward, loss, backward, update; returns the loss."""
-    from .basics_common import guard
-
     name = "train_step"
     _check_callable(student_fn, name)
     make = getattr(student_fn, "make", None)   # while grading: build the model in the kernel

@@ -8,8 +8,8 @@ import numpy as np
 
 import lessonlib.conv_loops  # noqa: F401  (its functions are refused in 08)
 
-from ._core import Diagnosis
-from .networks_util import case, randn, ref, run_with_hints
+from ._core import Diagnosis, case, randn
+from ._runner import When, ref, run_with_hints
 
 __all__ = [
     "check_conv_param_count",
@@ -31,8 +31,6 @@ def _groups_above_one(arguments):
 
 def _conv_forbidden(*names):
     """lessonlib's convolutions: ``conv2d`` only with groups > 1 (groups=1 is allowed)."""
-    from .basics_common import When
-
     return [When(ref("conv2d"), _groups_above_one, "lessonlib.conv.conv2d(groups > 1)"),
             When(sys.modules["lessonlib.conv_loops"].conv2d_loops, _groups_above_one,
                  "lessonlib.conv_loops.conv2d_loops(groups > 1)"),
