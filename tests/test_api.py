@@ -19,6 +19,8 @@ FUNCTIONS = [
     "conv2d_backward", "conv_transpose2d_backward", "max_pool2d_backward",
     "avg_pool2d_backward", "relu_backward", "linear_backward",
     "cross_entropy_backward", "load_digits", "load_photo",
+    "load_mnist", "make_lenet5", "make_mlp", "train_mnist", "shift_images", "random_shifts",
+    "shifted_accuracy",
     "batch_norm2d", "batch_norm2d_backward", "dropout", "dropout_backward",
     "momentum_step", "adam_step", "fan_in", "kaiming_normal", "naive_normal",
     "init_model", "activation_stats",

