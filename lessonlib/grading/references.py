@@ -160,13 +160,13 @@ GRADED_FAMILIES: dict[str, frozenset[str]] = {
     # The notebook builds and trains its network from lessonlib's layers, losses and
     # data: they stay. Blocked is only what computes the graded thing itself.
     # train.make_digits_cnn builds this very network (same layers, same rng use).
-    "check_build_lenet": frozenset({"train", "checks.lenet"}),
+    "check_build_lenet": frozenset({"train", "train.digits", "train.mnist", "checks.lenet"}),
     # train.evaluate / predict compute the accuracy of any callable (a lambda that
     # returns the logits); the check's _accuracy.
-    "check_accuracy": frozenset({"train", "checks.lenet"}),
+    "check_accuracy": frozenset({"train", "train.digits", "train.mnist", "checks.lenet"}),
     # optim.SGD(model, lr).step() is the in-place update of the step (the exercise's
     # trap); train.train_digits_cnn's loop and the check's _step are the whole step.
-    "check_train_step": frozenset({"optim", "train", "checks.lenet"}),
+    "check_train_step": frozenset({"optim", "train", "train.digits", "train.mnist", "checks.lenet"}),
     # ------------------------------------------------------------------- 08_beyond
     # Conv2d(in, out, k, groups=g, bias=b).params (layers_conv); the check's _param_count.
     "check_conv_param_count": frozenset({"layers_conv", "checks.beyond"}),
