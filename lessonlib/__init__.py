@@ -24,6 +24,7 @@ from .optim import *  # noqa: F401,F403
 from .init import *  # noqa: F401,F403
 from .gradcheck import *  # noqa: F401,F403
 from .data import *  # noqa: F401,F403
+from .augment import *  # noqa: F401,F403
 from .train import *  # noqa: F401,F403
 
 __version__ = "0.1.0"

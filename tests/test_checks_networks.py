@@ -556,7 +556,26 @@ def ok_train_step(model, x, y, lr):
     return _student_step(model, x, y, lr)
 
 
-CORRECT.update(build_lenet=ok_build_lenet, accuracy=ok_accuracy, train_step=ok_train_step)
+def _lenet5(rng=None, pool=MaxPool2d, padding=2, c5_linear=False, relus=(1, 1, 1, 1),
+            one_seed=False, wide_f6=False):
+    gen = rng if one_seed else np.random.default_rng(rng)
+    act = [[ReLU()] if r else [] for r in relus]
+    layers = [Conv2d(1, 6, 5, padding=padding, rng=gen), *act[0], pool(2),
+              Conv2d(6, 16, 5, rng=gen), *act[1], pool(2)]
+    if c5_linear:
+        layers += [Flatten(), Linear(400, 120, rng=gen), *act[2]]
+    else:
+        layers += [Conv2d(16, 120, 5, rng=gen), *act[2], Flatten()]
+    f6 = 100 if wide_f6 else 84
+    return Sequential(*layers, Linear(120, f6, rng=gen), *act[3], Linear(f6, 10, rng=gen))
+
+
+def ok_build_lenet5(rng=None):
+    return _lenet5(rng)
+
+
+CORRECT.update(build_lenet=ok_build_lenet, build_lenet5=ok_build_lenet5, accuracy=ok_accuracy,
+               train_step=ok_train_step)
 
 MUTANTS = MUTANTS + [
     ("build_lenet", lambda rng=None: _lenet(rng, relu=False), "ReLUs are missing", True),
@@ -565,6 +584,15 @@ MUTANTS = MUTANTS + [
     ("build_lenet", lambda rng=None: _lenet(rng, extra=True), "has 8 parameter arrays", True),
     ("build_lenet", lambda rng=None: _lenet(rng, k=5), r"\(16, 1, 5, 5\)", True),
     ("build_lenet", lambda rng=None: [Conv2d(1, 16, 3)], "must return a model", True),
+    ("build_lenet5", lambda rng=None: _lenet5(rng, pool=AvgPool2d), "not average pooling", True),
+    ("build_lenet5", lambda rng=None: _lenet5(rng, padding=0), "Is C1 padded", True),
+    ("build_lenet5", lambda rng=None: _lenet5(rng, c5_linear=True), "C5 is a convolution", True),
+    ("build_lenet5", lambda rng=None: _lenet5(rng, relus=(1, 1, 1, 0)), "ReLU after F6", True),
+    ("build_lenet5", lambda rng=None: _lenet5(rng, relus=(1, 1, 0, 1)), "ReLU after C5", True),
+    ("build_lenet5", lambda rng=None: _lenet5(rng, relus=(0, 0, 0, 0)), "ReLUs are missing", True),
+    ("build_lenet5", lambda rng=None: _lenet5(rng, one_seed=True), "same random numbers", True),
+    ("build_lenet5", lambda rng=None: _lenet5(rng, wide_f6=True), "F6 parameter", True),
+    ("build_lenet5", lambda rng=None: ok_build_lenet(rng), "LeNet-5 has 10", True),
     ("accuracy", lambda z, t: 100 * ok_accuracy(z, t), "percentage", True),
     ("accuracy", lambda z, t: int((np.argmax(z, 1) == np.asarray(t)).sum()), "number of correct",
      True),

@@ -1,4 +1,4 @@
-"""Checks of assignment 07: building LeNet, accuracy, one training step.
+"""Checks of assignment 07: building LeNet (8x8) and LeNet-5 (28x28), accuracy, one training step.
 
 These checks are deterministic: the model is built from a fixed seed and
 compared with the reference computation on fixed inputs, so a verdict
@@ -15,7 +15,7 @@ from ._core import Case, CheckFailed, Diagnosis, case, compare, crash_line, pass
 from ._runner import guard, ref, run_with_hints
 from .fixtures import small_model
 
-__all__ = ["check_build_lenet", "check_accuracy", "check_train_step"]
+__all__ = ["check_build_lenet", "check_build_lenet5", "check_accuracy", "check_train_step"]
 
 #: Parameter shapes of the course's LeNet for 8x8 digits, in order.
 LENET_SHAPES = [(16, 1, 3, 3), (16,), (32, 16, 3, 3), (32,), (10, 128), (10,)]
@@ -138,6 +138,103 @@ def check_build_lenet(student_fn, hidden=False, seed=0):
         if np.shape(dx) != (5, 1, 8, 8):
             raise CheckFailed(f"model.backward returned shape {np.shape(dx)}, expected "
                               f"(5, 1, 8, 8): build the model from lessonlib layers.")
+        n += 1
+    passed(name, n)
+
+
+# ----------------------------------------------------------- build_lenet5
+#: Parameter shapes of LeNet-5 for 28x28 digits (C1, C3, C5, F6, output), in order.
+LENET5_SHAPES = [(6, 1, 5, 5), (6,), (16, 6, 5, 5), (16,), (120, 16, 5, 5), (120,),
+                 (84, 120), (84,), (10, 84), (10,)]
+_LENET5_LAYERS = ["C1", "C1", "C3", "C3", "C5", "C5", "F6", "F6", "output", "output"]
+
+
+def _lenet5_forward(x, arrays, relu=(True, True, True, True), pool="max", padding=2):
+    """The reference computation of LeNet-5 from its ten arrays."""
+    conv2d, flatten, linear = ref("conv2d"), ref("flatten"), ref("linear")
+    pool_fn = ref("max_pool2d" if pool == "max" else "avg_pool2d")
+    acts = [ref("relu") if r else (lambda a: a) for r in relu]
+    w1, b1, w3, b3, w5, b5, w6, b6, w7, b7 = arrays
+    h = pool_fn(acts[0](conv2d(x, w1, b1, padding=padding)), 2)
+    h = pool_fn(acts[1](conv2d(h, w3, b3)), 2)
+    h = acts[2](conv2d(h, w5, b5))
+    h = acts[3](linear(flatten(h), w6, b6))
+    return linear(h, w7, b7)
+
+
+def _lenet5_advice(got):
+    if len(got) != len(LENET5_SHAPES):
+        return (f"The network has {len(got)} parameter arrays; LeNet-5 has 10: three Conv2d "
+                f"(C1, C3, C5) and two Linear (F6, output), each with a weight and a bias.")
+    for layer, g, e in zip(_LENET5_LAYERS, got, LENET5_SHAPES):
+        if g == e:
+            continue
+        if layer == "C5" and g == (120, 400):
+            return ("C5 is a convolution, Conv2d(16, 120, 5): on the 16 x 5 x 5 volume it gives "
+                    "120 x 1 x 1 (the same numbers as Linear(400, 120), but keep the paper's "
+                    "layer), then Flatten.")
+        if layer == "F6" and len(g) == 2 and g[0] == 84:
+            return (f"F6 has in_features={g[1]}; C5 gives 120 maps of 1x1, which flatten to 120. "
+                    f"Is C1 padded (padding=2) and C5 a 5x5 convolution?")
+        return f"The {layer} parameter has shape {g}, expected {e}: check its channels and kernel."
+    return ""
+
+
+def check_build_lenet5(student_fn, hidden=False, seed=0):
+    """Check ``build_lenet5(rng=None)``: LeNet-5's layers, shapes and forward pass on 28x28."""
+    name = "build_lenet5"
+    _check_callable(student_fn, name)
+    student_fn = guard(student_fn, name, forbidden=["lessonlib.train.mnist.make_lenet5"])
+    model = _call(student_fn, name, rng=seed)
+    if model is None:
+        raise CheckFailed(f"{name} returned None. Did you forget `return model`?")
+    if not (hasattr(model, "params") and callable(getattr(model, "forward", None))):
+        raise CheckFailed(f"{name} must return a model (a lessonlib Sequential), got "
+                          f"{type(model).__name__}.")
+    arrays = [np.asarray(v) for v in model.params.values()]
+    shapes = [a.shape for a in arrays]
+    if shapes != LENET5_SHAPES:
+        raise CheckFailed(f"The parameters of the model have shapes {shapes}, expected "
+                          f"{LENET5_SHAPES}. {_lenet5_advice(shapes)}")
+    if _one_seed_everywhere(arrays):
+        raise CheckFailed(
+            f"The layers of the model from {name} start from the same random numbers: the "
+            f"int seed `rng` was given to every layer. Make ONE generator, rng = "
+            f"np.random.default_rng(rng), and pass that generator to every layer.")
+    rng = np.random.default_rng(seed + 1)
+    n = 0
+    for size in ([3, 1, 4] if hidden else [2, 1]):
+        x = rng.uniform(0, 1, (size, 1, 28, 28))
+        the_case = Case(args=(x,), description=f"a batch of {size} 28x28 image(s)")
+        try:
+            got = model(x.copy())
+        except Exception as exc:  # the student's model, reported with its line
+            hint = (" Is C1 padded? Conv2d(1, 6, 5, padding=2) keeps 28x28, as LeCun's 32x32 "
+                    "input did; without it C5's 5x5 kernel does not fit the 4x4 maps."
+                    if "larger than" in str(exc) or "kernel" in str(exc) else "")
+            raise CheckFailed(f"the model from {name} raised {type(exc).__name__} on a batch "
+                              f"of 28x28 images: {exc}{hint}") from None
+        no = (False,)
+        diagnoses = [
+            Diagnosis(lambda x: _lenet5_forward(x, arrays, pool="avg"),
+                      "Use MaxPool2d(2) for S2 and S4, not average pooling."),
+            Diagnosis(lambda x: _lenet5_forward(x, arrays, relu=no * 4),
+                      "The ReLUs are missing: put ReLU() after C1, C3, C5 and F6."),
+            Diagnosis(lambda x: _lenet5_forward(x, arrays, relu=(True, True, True, False)),
+                      "The ReLU after F6 is missing: Linear(120, 84), then ReLU()."),
+            Diagnosis(lambda x: _lenet5_forward(x, arrays, relu=(True, True, False, True)),
+                      "The ReLU after C5 is missing: Conv2d(16, 120, 5), then ReLU()."),
+        ]
+        compare(f"{name}()(x)", got, _lenet5_forward(x, arrays), the_case, diagnoses,
+                lambda g, e, c: ("The output must be one row of 10 class scores per image."
+                                 if len(g) != 2 or g[-1] != 10 else ""))
+        n += 1
+    if hidden:
+        dout = rng.standard_normal((4, 10))
+        dx = _call(model.backward, "model.backward", dout)
+        if np.shape(dx) != (4, 1, 28, 28):
+            raise CheckFailed(f"model.backward returned shape {np.shape(dx)}, expected "
+                              f"(4, 1, 28, 28): build the model from lessonlib layers.")
         n += 1
     passed(name, n)
 

@@ -6,8 +6,8 @@
   ``python -m lessonlib.train`` runs it.
 * :mod:`lessonlib.train.mnist`: LeNet-5 and an MLP baseline on 5,000 real
   28x28 MNIST digits (:func:`make_lenet5`, :func:`make_mlp`,
-  :func:`train_mnist`), and translated images (:func:`shift_images`,
-  :func:`random_shifts`, :func:`shifted_accuracy`).
+  :func:`train_mnist`), and the accuracy on translated images
+  (:func:`shifted_accuracy`; the shifts themselves are :mod:`lessonlib.augment`).
 
 Every name is importable from ``lessonlib.train`` and from ``lessonlib``.
 """
