@@ -8,6 +8,8 @@
   with a fixed, stratified train/validation/test split.
 * :func:`load_photo`: a photograph of Grace Hopper from matplotlib's sample
   data, gray ``(H, W)`` or color ``(3, H, W)`` in ``[0, 1]``.
+* :func:`train_val_split`: a seeded random validation split of any ``(X, y)``
+  (defined in :mod:`lessonlib.split`, a module of its own for grading).
 """
 
 from __future__ import annotations
@@ -18,8 +20,9 @@ import numpy as np
 
 from ._validation import as_pair
 from .layers_base import float_dtype
+from .split import train_val_split
 
-__all__ = ["load_digits", "load_mnist", "load_photo"]
+__all__ = ["load_digits", "load_mnist", "load_photo", "train_val_split"]
 
 #: Fraction of the digits held out for testing (450 of 1,797), and the seed of the split.
 TEST_SIZE = 0.25

@@ -18,7 +18,7 @@ FUNCTIONS = [
     "softmax", "log_softmax", "cross_entropy",
     "conv2d_backward", "conv_transpose2d_backward", "max_pool2d_backward",
     "avg_pool2d_backward", "relu_backward", "linear_backward",
-    "cross_entropy_backward", "load_digits", "load_photo",
+    "cross_entropy_backward", "load_digits", "load_photo", "train_val_split",
     "load_mnist", "make_lenet5", "make_mlp", "train_mnist", "shift_images", "random_shifts",
     "shifted_accuracy",
     "batch_norm2d", "batch_norm2d_backward", "dropout", "dropout_backward",
@@ -66,6 +66,7 @@ SIGNATURES = {
     "naive_normal": ["shape", "std", "rng", "dtype"],
     "init_model": ["model", "scheme", "rng"],
     "activation_stats": ["model", "x"],
+    "train_val_split": ["X", "y", "n_val", "rng"],
 }
 
 

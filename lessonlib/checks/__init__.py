@@ -27,6 +27,9 @@ module              checks
 ``beyond``          08: conv_param_count, grouped_conv2d,
                     depthwise_separable_conv2d, receptive_field,
                     conv_transpose2d
+``training``        09: train_val_split, kaiming_normal, momentum_step,
+                    adam_step, batch_norm2d, batch_norm2d_backward,
+                    dropout, dropout_backward, random_shifts
 ==================  ====================================================
 
 The machinery: :mod:`~lessonlib.checks._core` (cases, diagnoses,
@@ -45,3 +48,4 @@ from .classifier import *  # noqa: F401,F403
 from .backprop import *  # noqa: F401,F403
 from .lenet import *  # noqa: F401,F403
 from .beyond import *  # noqa: F401,F403
+from .training import *  # noqa: F401,F403

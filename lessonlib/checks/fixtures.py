@@ -10,14 +10,17 @@ module every grading kernel has:
   ``numerical_gradient``; their instances travel to the kernel by value
   (``__lessonlib_wire__``);
 * :func:`small_model`, the network given to ``train_step``; the kernel
-  builds its own copy from the same seed.
+  builds its own copy from the same seed;
+* :func:`generator`, the ``rng`` given to the functions of 09 that draw
+  random numbers (a Generator cannot travel as data: the kernel makes its
+  own from the same seed, and the check reads it through a proxy).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["Smooth", "Coupled", "small_model"]
+__all__ = ["Smooth", "Coupled", "small_model", "generator"]
 
 
 class Smooth:
@@ -64,3 +67,8 @@ def small_model(seed):
     import lessonlib as ll
     return ll.Sequential(ll.Conv2d(1, 2, 3, padding=1, rng=seed), ll.ReLU(), ll.MaxPool2d(2),
                          ll.Flatten(), ll.Linear(8, 3, rng=seed + 1))
+
+
+def generator(seed):
+    """``np.random.default_rng(seed)``: the same stream in the grader and in the kernel."""
+    return np.random.default_rng(seed)
