@@ -58,6 +58,100 @@ def conv2d_einsum(x, weight, bias=None, stride=1, padding=0):
     return out
 
 
+def conv2d_fast_im2col(x, weight, bias=None, stride=1, padding=0):
+    """im2col written out: one column per window (a loop over the kH*kW taps), one matmul."""
+    sh, sw = (stride, stride) if np.isscalar(stride) else stride
+    ph, pw = (padding, padding) if np.isscalar(padding) else padding
+    x = np.pad(np.asarray(x, dtype=float), ((0, 0), (0, 0), (ph, ph), (pw, pw)))
+    w = np.asarray(weight, dtype=float)
+    (n, c, h, wd), (f, _, kh, kw) = x.shape, w.shape
+    ho, wo = (h - kh) // sh + 1, (wd - kw) // sw + 1
+    cols = np.empty((c, kh, kw, n, ho, wo))
+    for a in range(kh):
+        for b in range(kw):
+            cols[:, a, b] = x[:, :, a:a + sh * (ho - 1) + 1:sh,
+                              b:b + sw * (wo - 1) + 1:sw].transpose(1, 0, 2, 3)
+    out = (w.reshape(f, -1) @ cols.reshape(c * kh * kw, -1)).reshape(f, n, ho, wo)
+    out = np.moveaxis(out, 0, 1)
+    return out if bias is None else out + np.asarray(bias)[:, None, None]
+
+
+def conv2d_fast_as_strided(x, weight, bias=None, stride=1, padding=0):
+    """The windows made with as_strided (strides of the stride built in), einsum, dtype kept."""
+    sh, sw = (stride, stride) if np.isscalar(stride) else stride
+    ph, pw = (padding, padding) if np.isscalar(padding) else padding
+    x = np.asarray(x)
+    x = np.pad(x if x.dtype.kind == "f" else x.astype(float), ((0, 0), (0, 0), (ph, ph), (pw, pw)))
+    w = np.asarray(weight).astype(np.result_type(x, weight))
+    (n, c, h, wd), (f, _, kh, kw) = x.shape, w.shape
+    ho, wo = (h - kh) // sh + 1, (wd - kw) // sw + 1
+    s = x.strides
+    win = np.lib.stride_tricks.as_strided(
+        x, (n, c, ho, wo, kh, kw), (s[0], s[1], s[2] * sh, s[3] * sw, s[2], s[3]),
+        writeable=False)
+    out = np.einsum("nchwij,ocij->nohw", win, w, optimize=True)
+    if bias is not None:
+        out = out + np.asarray(bias, dtype=out.dtype)[None, :, None, None]
+    return out
+
+
+def kernel_loss_and_grad_taps(image, kernel, target):
+    """Vectorised over the positions, a loop over the k*k taps: shifted copies of the image."""
+    image = np.asarray(image, dtype=float)
+    k = np.asarray(kernel, dtype=float)
+    ho, wo = image.shape[0] - k.shape[0] + 1, image.shape[1] - k.shape[1] + 1
+    shifted = {(u, v): image[u:u + ho, v:v + wo] for u in range(k.shape[0])
+               for v in range(k.shape[1])}
+    r = sum(k[u, v] * s for (u, v), s in shifted.items()) - target
+    grad = np.zeros_like(k)
+    for (u, v), s in shifted.items():
+        grad[u, v] = 2 * np.mean(r * s)
+    return np.mean(r ** 2), grad          # a NumPy scalar loss
+
+
+def kernel_loss_and_grad_matrix(image, kernel, target):
+    """Least squares as a matrix: A (M, k*k) of windows, prediction A @ k, gradient 2/M A.T r."""
+    k = np.asarray(kernel, dtype=float)
+    a = windows(np.asarray(image, dtype=float), k.shape).reshape(-1, k.size)
+    r = a @ k.ravel() - np.ravel(target)
+    return np.array(r @ r / r.size), (2 / r.size * (a.T @ r)).reshape(k.shape)
+
+
+def pointwise_conv2d_einsum(x, weight, bias=None):
+    out = np.einsum("nchw,oc->nohw", np.asarray(x, dtype=float), weight[:, :, 0, 0])
+    return out if bias is None else out + np.asarray(bias)[:, None, None]
+
+
+def pointwise_conv2d_batched(x, weight, bias=None):
+    """No transpose at all: (C_out, C_in) @ (N, C_in, H*W), broadcast over the batch."""
+    x = np.asarray(x, dtype=float)
+    n, c, h, w = x.shape
+    out = weight.reshape(weight.shape[0], c) @ x.reshape(n, c, h * w)
+    if bias is not None:
+        out = out + np.asarray(bias).reshape(-1, 1)
+    return out.reshape(n, -1, h, w)
+
+
+def dilated_conv2d_windows(x, weight, bias=None, stride=1, padding=0, dilation=1):
+    """Windows spanning the dilated kernel, every d-th pixel of each: one tensordot."""
+    d, p = dilation, padding
+    x = np.pad(np.asarray(x, dtype=float), ((0, 0), (0, 0), (p, p), (p, p)))
+    kh, kw = weight.shape[2:]
+    span = (d * (kh - 1) + 1, d * (kw - 1) + 1)
+    win = windows(x, span, axis=(2, 3))[:, :, ::stride, ::stride, ::d, ::d]
+    out = np.tensordot(win, weight, axes=([1, 4, 5], [1, 2, 3])).transpose(0, 3, 1, 2)
+    return out if bias is None else out + bias[None, :, None, None]
+
+
+def dilated_conv2d_spread_kernel(x, weight, bias=None, stride=1, padding=0, dilation=1):
+    """The notebook's way: zeros between the taps, then lessonlib's ordinary conv2d."""
+    import lessonlib
+    f, c, kh, kw = weight.shape
+    spread = np.zeros((f, c, dilation * (kh - 1) + 1, dilation * (kw - 1) + 1))
+    spread[:, :, ::dilation, ::dilation] = weight
+    return lessonlib.conv2d(x, spread, bias, stride=stride, padding=padding, dilation=1)
+
+
 def relu_where(x):
     x = np.asarray(x)
     return np.where(x > 0, x, 0).astype(x.dtype) if x.dtype.kind in "iu" else np.where(
@@ -100,6 +194,15 @@ POOL = [
     ("check_conv_output_size", conv_output_size_float_floor),
     ("check_pad2d", pad2d_np_pad),
     ("check_conv2d", conv2d_einsum),
+    ("check_conv2d_fast", conv2d_einsum),
+    ("check_conv2d_fast", conv2d_fast_im2col),
+    ("check_conv2d_fast", conv2d_fast_as_strided),
+    ("check_kernel_loss_and_grad", kernel_loss_and_grad_taps),
+    ("check_kernel_loss_and_grad", kernel_loss_and_grad_matrix),
+    ("check_pointwise_conv2d", pointwise_conv2d_einsum),
+    ("check_pointwise_conv2d", pointwise_conv2d_batched),
+    ("check_dilated_conv2d", dilated_conv2d_windows),
+    ("check_dilated_conv2d", dilated_conv2d_spread_kernel),
     ("check_relu", relu_where),
     ("check_relu", relu_mask),
     ("check_max_pool2d", max_pool2d_windows),

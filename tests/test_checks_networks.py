@@ -613,6 +613,55 @@ MUTANTS = MUTANTS + [
 ]
 
 
+# ------------------------------------------------------------------ a kernel, 1x1, dilated
+def torch_kernel_loss_and_grad(image, kernel, target):
+    k = t(kernel, True)
+    loss = F.mse_loss(F.conv2d(t(image)[None, None], k[None, None])[0, 0], t(target))
+    loss.backward()
+    return loss.item(), np_(k.grad)
+
+
+def torch_pointwise_conv2d(x, weight, bias=None):
+    return np_(F.conv2d(t(x), t(weight), None if bias is None else t(bias)))
+
+
+def torch_dilated_conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1):
+    return np_(F.conv2d(t(x), t(weight), None if bias is None else t(bias), stride=stride,
+                        padding=padding, dilation=dilation))
+
+
+TORCH.update(kernel_loss_and_grad=torch_kernel_loss_and_grad,
+             pointwise_conv2d=torch_pointwise_conv2d, dilated_conv2d=torch_dilated_conv2d)
+CORRECT.update(kernel_loss_and_grad=P.kernel_loss_and_grad, pointwise_conv2d=P.pointwise_conv2d,
+               dilated_conv2d=P.dilated_conv2d)
+
+
+def _klg(image, kernel, target, scale=1.0, flip=False):
+    loss, grad = P.kernel_loss_and_grad(image, kernel, target)
+    return loss, scale * (grad[::-1, ::-1] if flip else grad)
+
+
+MUTANTS = MUTANTS + [
+    ("kernel_loss_and_grad", lambda im, k, tg: _klg(im, k, tg, scale=0.5), "half", True),
+    ("kernel_loss_and_grad", lambda im, k, tg: _klg(im, k, tg, scale=-1.0), "wrong sign", True),
+    ("kernel_loss_and_grad", lambda im, k, tg: _klg(im, k, tg, flip=True), "flipped", True),
+    ("kernel_loss_and_grad", lambda im, k, tg: (np.sqrt(_klg(im, k, tg)[0]), _klg(im, k, tg)[1]),
+     "root", True),
+    ("kernel_loss_and_grad", lambda im, k, tg: _klg(im, k, tg)[1], "2 values", True),
+    ("pointwise_conv2d", lambda x, w, b=None: P.pointwise_conv2d(x, w, None), "bias is missing",
+     True),
+    ("pointwise_conv2d", lambda x, w, b=None: P.pointwise_conv2d(x, w, b, "no_transpose"), "W.T",
+     True),
+    ("pointwise_conv2d", lambda x, w, b=None: P.pointwise_conv2d(x, w, b)[::-1], "batch", True),
+    ("dilated_conv2d", lambda x, w, b=None, stride=1, padding=0, dilation=1: P.dilated_conv2d(
+        x, w, b, stride, padding, 1), "undilated kernel", True),
+    ("dilated_conv2d", lambda x, w, b=None, stride=1, padding=0, dilation=1: P.dilated_conv2d(
+        x, w, b, stride, padding * dilation, dilation), "padding was multiplied", True),
+    ("dilated_conv2d", lambda x, w, b=None, stride=1, padding=0, dilation=1: P.dilated_conv2d(
+        x, w, b, stride, padding, dilation, "gaps"), "d - 1 zeros", True),
+]
+
+
 # ------------------------------------------------------------------ the tests
 def check_of(name):
     return getattr(checks, f"check_{name}")

@@ -146,6 +146,33 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, bug=None):
     return out
 
 
+def conv2d_fast(x, weight, bias=None, stride=1, padding=0, bug=None):
+    """sliding_window_view and one tensordot, with one switchable bug."""
+    (sh, sw), (ph, pw) = _pair(stride), _pair(padding)
+    x = np.asarray(x, dtype=float)
+    w = np.asarray(weight, dtype=float)
+    xp = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)))
+    win = np.lib.stride_tricks.sliding_window_view(x if bug == "unpadded" else xp, w.shape[2:],
+                                                   axis=(2, 3))
+    if bug == "stride_channels_last":    # the stride on axes 2, 3 of (N, H, W, C_out)
+        out = np.tensordot(win, w, axes=([1, 4, 5], [1, 2, 3]))[:, :, ::sh, ::sw]
+        out = out.transpose(0, 3, 1, 2)
+    elif bug == "weight_first":          # (C_out, N, H_out, W_out)
+        out = np.tensordot(w, win[:, :, ::sh, ::sw], axes=([1, 2, 3], [1, 4, 5]))
+    elif bug == "reshape":               # channels last reshaped, not transposed
+        out = np.tensordot(win[:, :, ::sh, ::sw], w, axes=([1, 4, 5], [1, 2, 3]))
+        out = out.reshape(out.shape[0], out.shape[3], out.shape[1], out.shape[2])
+    elif bug == "kernel_axes":           # kH paired with kW
+        out = np.tensordot(win[:, :, ::sh, ::sw], w, axes=([1, 5, 4], [1, 2, 3]))
+        out = out.transpose(0, 3, 1, 2)
+    else:
+        out = np.tensordot(win[:, :, ::sh, ::sw], w, axes=([1, 4, 5], [1, 2, 3]))
+        out = out.transpose(0, 3, 1, 2)
+    if bias is not None:
+        out = out + np.asarray(bias, dtype=float).reshape(1, -1, 1, 1)
+    return out
+
+
 def conv2d_param_count(in_channels, out_channels, kernel_size, bias=True):
     kh, kw = _pair(kernel_size)
     return out_channels * in_channels * kh * kw + (out_channels if bias else 0)
@@ -351,6 +378,31 @@ def numerical_gradient(f, x, eps=1e-6, bug=None):
     return g
 
 
+def kernel_loss_and_grad(image, kernel, target, bug=None):
+    image = np.asarray(image, dtype=float)
+    kernel = np.asarray(kernel, dtype=float)
+    k = kernel[::-1, ::-1] if bug == "convolution" else kernel
+    kh, kw = kernel.shape
+    ho, wo = image.shape[0] - kh + 1, image.shape[1] - kw + 1
+    pred = np.zeros((ho, wo))
+    for i in range(ho):
+        for j in range(wo):
+            pred[i, j] = np.sum(image[i:i + kh, j:j + kw] * k)
+    r = pred - target
+    if bug == "sign":
+        r = target - pred
+    m = image.size if bug == "image_size" else r.size
+    grad = np.zeros(kernel.shape)
+    for i in range(ho):
+        for j in range(wo):
+            grad += r[i, j] * image[i:i + kh, j:j + kw]
+    grad = grad * (1 if bug == "no_two" else 2) / (1 if bug == "sum" else m)
+    if bug in ("flipped", "convolution"):
+        grad = grad[::-1, ::-1]
+    loss = np.sum(r ** 2) if bug == "sum" else np.mean(r ** 2)
+    return float(loss), grad
+
+
 # ============================================================== 07: lenet
 
 def build_lenet(rng=None, bug=None):
@@ -414,6 +466,49 @@ def grouped_conv2d(x, weight, bias=None, stride=1, padding=0, groups=1, bug=None
         bs = None if bias is None else bias[g * fg:(g + 1) * fg]
         outs.append(conv2d(xs, ws, bs, stride, padding))
     return np.concatenate(outs, axis=1)
+
+
+def pointwise_conv2d(x, weight, bias=None, bug=None):
+    x = np.asarray(x, dtype=float)
+    w = np.asarray(weight, dtype=float)[:, :, 0, 0]
+    if bug == "sum_channels":
+        out = x.sum(axis=1, keepdims=True) * w.sum(axis=1)[None, :, None, None]
+        return out if bias is None else out + np.asarray(bias)[None, :, None, None]
+    y = x.transpose(0, 2, 3, 1) @ (w if bug == "no_transpose" else w.T)
+    if bias is not None and bug != "bias_nchw":
+        y = y + bias
+    out = y.transpose(0, 3, 2, 1) if bug == "back_hw" else y.transpose(0, 3, 1, 2)
+    if bug == "reshape_back":
+        out = y.reshape(y.shape[0], y.shape[3], y.shape[1], y.shape[2])
+    if bias is not None and bug == "bias_nchw":     # broadcasts along the width
+        out = out + bias
+    return out
+
+
+def dilated_conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, bug=None):
+    """Windows of the padded input spanning the dilated kernel, every d-th pixel read."""
+    x = np.asarray(x, dtype=float)
+    w = np.asarray(weight, dtype=float)
+    d, s, p = dilation, stride, padding
+    if bug == "gaps":
+        d = dilation + 1
+    if bug == "on_input":
+        x, d = x[:, :, ::dilation, ::dilation], 1
+    f, _, kh, kw = w.shape
+    xp = np.pad(x, ((0, 0), (0, 0), (p, p), (p, p)))
+    span_h, span_w = d * (kh - 1) + 1, d * (kw - 1) + 1
+    ho = (xp.shape[2] - (kh if bug == "undilated_size" else span_h)) // s + 1
+    wo = (xp.shape[3] - (kw if bug == "undilated_size" else span_w)) // s + 1
+    out = np.zeros((x.shape[0], f, ho, wo))
+    for i in range(ho):
+        for j in range(wo):
+            win = xp[:, :, i * s:i * s + span_h:d, j * s:j * s + span_w:d]
+            if win.shape[2:] != (kh, kw):   # past the edge (the undilated size's rows)
+                continue
+            out[:, :, i, j] = np.tensordot(win, w, axes=([1, 2, 3], [1, 2, 3]))
+    if bias is not None and bug != "no_bias":
+        out += np.asarray(bias)[None, :, None, None]
+    return out
 
 
 def depthwise_separable_conv2d(x, depthwise_weight, pointwise_weight, depthwise_bias=None,
@@ -497,6 +592,23 @@ def _gc(**kw):
 
 def _conv(bug):
     return lambda x, w, b=None, stride=1, padding=0: conv2d(x, w, b, stride, padding, bug)
+
+
+def _fast(bug):
+    return lambda x, w, b=None, stride=1, padding=0: conv2d_fast(x, w, b, stride, padding, bug)
+
+
+def _klg(bug):
+    return lambda image, kernel, target: kernel_loss_and_grad(image, kernel, target, bug)
+
+
+def _pw(bug):
+    return lambda x, w, b=None: pointwise_conv2d(x, w, b, bug)
+
+
+def _dil(bug):
+    return lambda x, w, b=None, stride=1, padding=0, dilation=1: dilated_conv2d(
+        x, w, b, stride, padding, dilation, bug)
 
 
 def _pool(op, bug):
@@ -587,6 +699,15 @@ POOL = [
                                                                  padding), "strides are swapped"),
     ("conv2d", _in_place(lambda x, w, b=None, stride=1, padding=0: conv2d(x, w, b, stride,
                                                                            padding)), "in place"),
+    # ------------------------------------------------------------- conv2d_fast
+    ("conv2d_fast", _fast("unpadded"), "unpadded"),
+    ("conv2d_fast", _fast("stride_channels_last"), "wrong axes"),
+    ("conv2d_fast", _fast("weight_first"), "batch and channel axes are swapped"),
+    ("conv2d_fast", _fast("reshape"), "reshape"),
+    ("conv2d_fast", _fast("kernel_axes"), "transposed"),
+    ("conv2d_fast", _conv(None), "loops over the output positions"),
+    ("conv2d_fast", lambda x, w, b=None, stride=1, padding=0: conv2d_fast(
+        x, w[..., ::-1, ::-1], b, stride, padding), "flipped"),
     ("conv2d_param_count", lambda ci, co, k, bias=True: co * ci * _pair(k)[0] * _pair(k)[0]
      + (co if bias else 0), "kH \\* kW"),
     ("conv2d_param_count", lambda ci, co, k, bias=True: co * ci * _pair(k)[0] * _pair(k)[1] + co,
@@ -703,6 +824,13 @@ POOL = [
      "[Rr]estore|put it back"),
     ("numerical_gradient", lambda f, x, eps=1e-6: numerical_gradient(f, x, eps) / 2,
      "4\\*eps|half"),
+    # ------------------------------------------------------------- kernel_loss_and_grad
+    ("kernel_loss_and_grad", _klg("sum"), "SUM"),
+    ("kernel_loss_and_grad", _klg("no_two"), "2 \\* r|half"),
+    ("kernel_loss_and_grad", _klg("flipped"), "flipped|CORRELATION"),
+    ("kernel_loss_and_grad", _klg("convolution"), "true convolution|flipped"),
+    ("kernel_loss_and_grad", _klg("sign"), "wrong sign"),
+    ("kernel_loss_and_grad", _klg("image_size"), "IMAGE pixels"),
     # ------------------------------------------------------------- build_lenet
     ("build_lenet", lambda rng=None: build_lenet(rng, "same_seed"),
      "same (seed|initial)|identical"),
@@ -730,6 +858,19 @@ POOL = [
      grouped_conv2d(x, w, b, 1, padding, groups), "stride"),
     ("grouped_conv2d", lambda x, w, b=None, stride=1, padding=0, groups=1:
      grouped_conv2d(x, w, b, stride, 0, groups), "padding"),
+    # ------------------------------------------------------------- pointwise_conv2d
+    ("pointwise_conv2d", _pw("no_transpose"), "W\\.T"),
+    ("pointwise_conv2d", _pw("bias_nchw"), "bias"),
+    ("pointwise_conv2d", _pw("back_hw"), "[Hh]eight and width are swapped"),
+    ("pointwise_conv2d", _pw("reshape_back"), "reshape"),
+    ("pointwise_conv2d", _pw("sum_channels"), "summed"),
+    # ------------------------------------------------------------- dilated_conv2d
+    ("dilated_conv2d", _dil("gaps"), "d - 1 zeros"),
+    ("dilated_conv2d", _dil("on_input"), "applied to the input"),
+    ("dilated_conv2d", _dil("undilated_size"), "undilated kernel"),
+    ("dilated_conv2d", _dil("no_bias"), "bias is missing"),
+    ("dilated_conv2d", lambda x, w, b=None, stride=1, padding=0, dilation=1: dilated_conv2d(
+        x, w[..., ::-1, ::-1], b, stride, padding, dilation), "flipped"),
     # ------------------------------------------------------------- depthwise separable
     ("depthwise_separable_conv2d", lambda *a, **k: depthwise_separable_conv2d(
         *a, **k, bug="swap_biases"), "bias"),
@@ -749,6 +890,7 @@ CORRECT = {
     "conv_output_size": conv_output_size,
     "pad2d": pad2d,
     "conv2d": conv2d,
+    "conv2d_fast": conv2d_fast,
     "conv2d_param_count": conv2d_param_count,
     "linear_param_count": linear_param_count,
     "relu": relu,
@@ -766,13 +908,16 @@ CORRECT = {
     "avg_pool2d_backward": _ap(None),
     "conv2d_backward": _cb(None),
     "numerical_gradient": numerical_gradient,
+    "kernel_loss_and_grad": kernel_loss_and_grad,
     "build_lenet": build_lenet,
     "accuracy": accuracy,
     "train_step": train_step,
     "conv_param_count": conv_param_count,
     "receptive_field": receptive_field,
     "grouped_conv2d": grouped_conv2d,
+    "pointwise_conv2d": pointwise_conv2d,
     "depthwise_separable_conv2d": depthwise_separable_conv2d,
+    "dilated_conv2d": dilated_conv2d,
     "conv_transpose2d": conv_transpose2d,
 }
 
@@ -922,9 +1067,16 @@ def _ct_from_backward(x, w, b=None, stride=1, padding=0, output_padding=0):
     return dx if b is None else dx + b[None, :, None, None]
 
 
+def _klg_from_correlate2d(image, kernel, target):
+    import lessonlib
+    r = lessonlib.correlate2d(image, kernel) - target
+    return float(np.mean(r ** 2)), 2 / r.size * lessonlib.correlate2d(image, r)
+
+
 REFERENCE_CALLS = [
     ("correlate2d", _calls("correlate2d")),
     ("conv2d", _calls("conv2d")),
+    ("conv2d_fast", _calls("conv2d_fast", via="conv2d")),
     ("max_pool2d", _calls("max_pool2d")),
     ("flatten", _calls("flatten")),
     ("linear", _calls("linear")),
@@ -940,8 +1092,11 @@ REFERENCE_CALLS = [
     ("avg_pool2d_backward", _calls("avg_pool2d_backward")),
     ("conv2d_backward", _calls("conv2d_backward")),
     ("numerical_gradient", _calls("numerical_gradient")),
+    ("kernel_loss_and_grad", _klg_from_correlate2d),
     ("build_lenet", _lenet_from_train),
     ("grouped_conv2d", _grouped_with_groups),
+    ("pointwise_conv2d", _calls("pointwise_conv2d", via="conv2d")),
+    ("dilated_conv2d", _calls("dilated_conv2d", via="conv2d")),
     ("depthwise_separable_conv2d", _calls("depthwise_separable_conv2d")),
     ("conv_transpose2d", _calls("conv_transpose2d")),
     ("conv_transpose2d", _ct_from_backward),

@@ -106,6 +106,10 @@ def test_an_unknown_check_must_be_decided_first():
 
 def test_permitted_only_when_every_blocking_check_permits_it():
     assert overlay_plan(["check_grouped_conv2d"])["permitted"] == {"conv.conv2d": "groups=1"}
+    # the restrictions of every check add up, whatever their order
+    for checks in (["check_grouped_conv2d", "check_dilated_conv2d"],
+                   ["check_dilated_conv2d", "check_pointwise_conv2d", "check_grouped_conv2d"]):
+        assert overlay_plan(checks)["permitted"] == {"conv.conv2d": "groups=1, dilation=1"}
     # check_conv2d blocks conv without permitting conv2d: no restricted version then
     assert overlay_plan(["check_grouped_conv2d", "check_conv2d"])["permitted"] == {}
 
@@ -420,7 +424,7 @@ def test_the_message_names_the_graded_function(overlays, tmp_path):
         """, cwd=tmp_path)
     assert res.stdout.strip() == (
         "ReferenceUnavailable lessonlib.conv2d is not available while 03_channels is graded: "
-        "your conv2d must compute its result itself.")
+        "your conv2d and conv2d_fast must compute their results themselves.")
 
 
 def test_permitted_conv2d_is_ordinary_convolution_only(overlays, tmp_path):
@@ -447,6 +451,14 @@ def test_permitted_conv2d_is_ordinary_convolution_only(overlays, tmp_path):
         for x, w, b, dtype, kw, ref, ref_dtype in json.load(open({str(data)!r})):
             x, w = np.array(x, dtype), np.array(w, dtype)
             b = None if b is None else np.array(b, dtype)
+            if kw["dilation"] != 1:       # 08's dilated_conv2d: an ordinary convolution only
+                try:
+                    lessonlib.conv2d(x, w, b, **kw)
+                    raise SystemExit("dilation not refused")
+                except ReferenceUnavailable as exc:
+                    assert "is not" in str(exc) and "dilation=" in str(exc), exc
+                    print("NO-DILATION")
+                continue
             out = lessonlib.conv2d(x, w, b, **kw)
             assert str(out.dtype) == ref_dtype, (out.dtype, ref_dtype)
             tol = 1e-4 if dtype == "float32" else 1e-10
@@ -463,7 +475,7 @@ def test_permitted_conv2d_is_ordinary_convolution_only(overlays, tmp_path):
                 print("REFUSED", exc)
         """, cwd=tmp_path)
     assert res.returncode == 0, res.stderr[-3000:]
-    assert res.stdout.count("REFUSED") == 4
+    assert res.stdout.count("REFUSED") == 4 and res.stdout.count("NO-DILATION") == 4
     assert "groups=2 is not" in res.stdout
     assert f"{REFERENCE_MARK} lessonlib.conv.conv2d" in res.stderr
 

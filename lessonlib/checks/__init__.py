@@ -16,17 +16,19 @@ module              checks
                     vertical_edge_kernel
 ``padding_stride``  02: pad2d, conv_output_size (and the drills,
                     conv_arithmetic_drills and drill_feedback)
-``channels``        03: conv2d, conv2d_param_count, linear_param_count
+``channels``        03: conv2d, conv2d_fast, conv2d_param_count,
+                    linear_param_count
 ``relu_pooling``    04: relu, max_pool2d, avg_pool2d
 ``classifier``      05: flatten, linear, softmax, log_softmax,
                     cross_entropy, cross_entropy_backward
 ``backprop``        06: relu_backward, linear_backward,
                     max_pool2d_backward, avg_pool2d_backward,
-                    conv2d_backward, numerical_gradient
+                    conv2d_backward, numerical_gradient,
+                    kernel_loss_and_grad
 ``lenet``           07: build_lenet, accuracy, train_step
 ``beyond``          08: conv_param_count, grouped_conv2d,
-                    depthwise_separable_conv2d, receptive_field,
-                    conv_transpose2d
+                    pointwise_conv2d, depthwise_separable_conv2d,
+                    dilated_conv2d, receptive_field, conv_transpose2d
 ``training``        09: train_val_split, kaiming_normal, momentum_step,
                     adam_step, batch_norm2d, batch_norm2d_backward,
                     dropout, dropout_backward, random_shifts

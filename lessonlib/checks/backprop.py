@@ -1,4 +1,4 @@
-"""Checks of assignment 06: backward passes and numerical gradients."""
+"""Checks of assignment 06: backward passes, numerical gradients, and learning a kernel."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import numpy as np
 from . import fixtures as _fixtures
 from ._core import CheckFailed, Diagnosis, case, randn
 from ._oracles import pool_backward_loop
-from ._runner import ref, run_with_hints
+from ._runner import ref, run_with_hints, scipy_functions, torch_functions
 from .fixtures import Smooth
 
 __all__ = [
@@ -19,6 +19,7 @@ __all__ = [
     "check_avg_pool2d_backward",
     "check_conv2d_backward",
     "check_numerical_gradient",
+    "check_kernel_loss_and_grad",
 ]
 
 _FORGOT_DBIAS = (("dbias", "returned None"),
@@ -527,3 +528,167 @@ def check_numerical_gradient(student_fn, hidden=False, seed=0):
                           diagnoses=diagnoses, rtol=1e-7, atol=1e-8,
                           forbidden=["lessonlib.gradcheck.numerical_gradient",
                                      "lessonlib.gradcheck.gradcheck"])
+
+
+# ------------------------------------------------------- learning a kernel
+def _correlate(image, kernel):
+    """Valid 2-D cross-correlation: every (kH, kW) window of ``image`` times ``kernel``."""
+    image = np.asarray(image, dtype=float)
+    windows = np.lib.stride_tricks.sliding_window_view(image, np.shape(kernel))
+    return np.einsum("ijuv,uv->ij", windows, np.asarray(kernel, dtype=float))
+
+
+def _kernel_parts(image, kernel, target, flip=False):
+    """(prediction, residual, M): the forward pass of kernel_loss_and_grad."""
+    k = np.asarray(kernel, dtype=float)
+    prediction = _correlate(image, k[::-1, ::-1] if flip else k)
+    residual = prediction - np.asarray(target, dtype=float)
+    return prediction, residual, residual.size
+
+
+def _kernel_ref(image, kernel, target):
+    """loss = mean((correlate(image, kernel) - target)**2) and its gradient 2/M corr(image, r)."""
+    _, r, m = _kernel_parts(image, kernel, target)
+    return float(np.mean(r ** 2)), 2.0 / m * _correlate(image, r)
+
+
+def _kernel_with(loss=None, grad=None):
+    """A wrong (loss, dkernel): ``loss(r, m)`` and/or ``grad(image, r, m, kernel)`` replaced."""
+    def wrong(image, kernel, target):
+        _, r, m = _kernel_parts(image, kernel, target)
+        right_loss, right_grad = _kernel_ref(image, kernel, target)
+        return (right_loss if loss is None else float(loss(r, m)),
+                right_grad if grad is None else grad(np.asarray(image, dtype=float), r, m,
+                                                     np.asarray(kernel, dtype=float)))
+    return wrong
+
+
+def _convolved(image, kernel, target):
+    """The prediction is a true convolution (flipped kernel): loss and gradient of that."""
+    k = np.asarray(kernel, dtype=float)
+    if np.array_equal(k, k[::-1, ::-1]):
+        raise ValueError("not distinguishable")
+    _, r, m = _kernel_parts(image, kernel, target, flip=True)
+    return float(np.mean(r ** 2)), (2.0 / m * _correlate(image, r))[::-1, ::-1]
+
+
+def _kernel_cases(hidden, seed):
+    rng = np.random.default_rng(seed)
+    sobel = np.array([[-1.0, 0.0, 1.0], [-2.0, 0.0, 2.0], [-1.0, 0.0, 1.0]])
+    image = np.array([[1.0, 2.0, 0.0, 1.0, 3.0], [0.0, 1.0, 2.0, 2.0, 1.0],
+                      [3.0, 0.0, 1.0, 0.0, 2.0], [1.0, 1.0, 0.0, 2.0, 0.0]])
+    xs = randn(rng, 6, 8)
+    xi = np.arange(7 * 9).reshape(7, 9) * 5 % 7
+    cases = [
+        case(image, np.array([[1.0, 2.0], [0.0, -1.0]]), np.array([[1.0, 0.0, 2.0, -1.0],
+                                                                   [0.0, 3.0, 1.0, 2.0],
+                                                                   [2.0, -1.0, 0.0, 1.0]]),
+             description="image (4, 5), kernel [[1, 2], [0, -1]], target (3, 4)"),
+        case(xs, randn(rng, 3, 3), randn(rng, 4, 6),
+             description="image (6, 8), a random 3x3 kernel, target (4, 6)"),
+        case(xi, np.zeros((3, 3)), _correlate(xi, sobel),
+             description="int image (7, 9), kernel of zeros, target = the image's Sobel map "
+             "(the demo's first step)"),
+    ]
+    if hidden:
+        for (h, w), k in [((8, 5), 3), ((5, 9), 2), ((10, 10), 5), ((6, 7), 1), ((12, 7), 4)]:
+            cases.append(case(randn(rng, h, w), randn(rng, k, k), randn(rng, h - k + 1, w - k + 1),
+                              description=f"image ({h}, {w}), a random {k}x{k} kernel"))
+        xj = rng.integers(0, 5, size=(9, 6))
+        cases.append(case(xj, np.zeros((3, 3)), _correlate(xj, sobel.T),
+                          description="int image (9, 6), kernel of zeros, target = its "
+                          "horizontal Sobel map"))
+        cases.append(case(xs, sobel, _correlate(xs, sobel) + 0.5,
+                          description="image (6, 8), the Sobel kernel, target = its map + 0.5"))
+    return cases
+
+
+def _kernel_shape_hint(got, exp, case_):
+    image, kernel, target = case_.args
+    if tuple(got) == np.shape(target):
+        return ("That is the shape of the prediction: 2/M * residual is the gradient with "
+                "respect to the PREDICTION. The kernel's gradient correlates the image with "
+                "it: dkernel has the kernel's shape.")
+    if len(exp) == 2:
+        return "dkernel has the kernel's shape (k, k): it is the gradient of the loss with "\
+               "respect to every kernel entry."
+    return "loss is one number (a float): the mean of the squared residuals."
+
+
+def check_kernel_loss_and_grad(student_fn, hidden=False, seed=0):
+    """Check ``kernel_loss_and_grad(image, kernel, target)`` -> (loss, dkernel).
+
+    loss = mean((correlate2d(image, kernel) - target)**2), dkernel its gradient
+    2/M * correlate2d(image, residual) (M = residual.size).
+    """
+    diagnoses = [
+        Diagnosis(_kernel_with(loss=lambda r, m: np.sum(r ** 2)),
+                  "That is the SUM of the squared residuals: the loss is their mean, "
+                  "np.mean(residual**2) (divide by M = residual.size)."),
+        Diagnosis(_kernel_with(loss=lambda r, m: np.sqrt(np.mean(r ** 2))),
+                  "That is the root of the mean squared residual: the loss is the mean "
+                  "itself, without the square root."),
+        Diagnosis(_kernel_with(loss=lambda r, m: np.mean(np.abs(r))),
+                  "That is the mean of |residual|: square the residuals, "
+                  "np.mean(residual**2)."),
+        Diagnosis(_kernel_with(loss=lambda r, m: np.mean(r) ** 2),
+                  "That is the square of the mean residual: square first, then average, "
+                  "np.mean(residual**2)."),
+        Diagnosis(_convolved,
+                  "It matches a true convolution (the kernel flipped): the prediction is the "
+                  "cross-correlation of assignment 1, prediction[i, j] = sum of "
+                  "image[i + u, j + v] * kernel[u, v], no flip."),
+        Diagnosis(_kernel_with(grad=lambda x, r, m, k: 2.0 * _correlate(x, r)),
+                  "dkernel is M times too large: it is the gradient of the SUM of squared "
+                  "residuals. The loss is a mean, so its gradient has the factor 2/M "
+                  "(M = residual.size)."),
+        Diagnosis(_kernel_with(grad=lambda x, r, m, k: _correlate(x, r) / m),
+                  "dkernel is half the gradient: the derivative of r**2 is 2 * r, so the "
+                  "gradient is 2/M * correlate(image, residual)."),
+        Diagnosis(_kernel_with(grad=lambda x, r, m, k: (2.0 / m * _correlate(x, r))[::-1, ::-1]),
+                  "dkernel is flipped (rotated by 180 degrees): that is a convolution of "
+                  "the image with the residual. The gradient is a CORRELATION, dkernel[u, v] "
+                  "= 2/M * sum of residual[i, j] * image[i + u, j + v]."),
+        Diagnosis(_kernel_with(grad=lambda x, r, m, k: -2.0 / m * _correlate(x, r)),
+                  "dkernel has the wrong sign: the residual is prediction - target (the "
+                  "derivative of (prediction - target)**2 with respect to the prediction is "
+                  "+2 * residual), so descending the gradient moves the prediction towards "
+                  "the target."),
+        Diagnosis(_kernel_with(grad=lambda x, r, m, k: 2.0 / x.size * _correlate(x, r)
+                               if x.size != m else _na()),
+                  "dkernel is divided by the number of IMAGE pixels H*W; the mean is over the "
+                  "M = (H - k + 1) * (W - k + 1) values of the residual."),
+        Diagnosis(_kernel_with(grad=lambda x, r, m, k: 2.0 / k.size * _correlate(x, r)
+                               if k.size != m else _na()),
+                  "dkernel is divided by the number of kernel entries; the mean is over the "
+                  "M = residual.size values of the residual."),
+        Diagnosis(_kernel_with(grad=lambda x, r, m, k: _correlate(x, np.sign(r)) / m),
+                  "That is the gradient of mean(|residual|), another loss: the gradient of "
+                  "mean(residual**2) is 2/M * correlate(image, residual)."),
+        Diagnosis(_kernel_with(grad=lambda x, r, m, k: 2.0 / m * _correlate(x, np.ones_like(r))),
+                  "That is the gradient of mean(residual), not of mean(residual**2): the "
+                  "chain rule multiplies by 2 * residual, dkernel = 2/M * "
+                  "correlate(image, residual)."),
+        Diagnosis(_kernel_with(grad=lambda x, r, m, k: 2.0 / m * _correlate(x, r - r.mean())
+                               if abs(r.mean()) > 1e-12 else _na()),
+                  "dkernel uses the residual minus its mean: the residual is prediction - "
+                  "target, as it is."),
+    ]
+    run_with_hints("kernel_loss_and_grad", student_fn, _kernel_ref, _kernel_cases(hidden, seed),
+                   [(("loss", "returned None"), "Return a pair (loss, dkernel)."),
+                    ("could not be broadcast", "The image's windows have the kernel's shape "
+                     "(k, k), one per output position: (H - k + 1, W - k + 1, k, k). The "
+                     "prediction multiplies each window with the kernel; dkernel weights each "
+                     "window by the residual at its position and sums over the positions.")],
+                   diagnoses=diagnoses, shape_hint=_kernel_shape_hint,
+                   outputs=("loss", "dkernel"),
+                   forbidden=[ref("correlate2d"), ref("convolve2d"), ref("conv2d"),
+                              ref("conv2d_backward"), ref("conv_transpose2d"),
+                              "lessonlib.conv_loops.conv2d_loops",
+                              "lessonlib.conv_loops.conv2d_backward_loops",
+                              "lessonlib.conv_im2col.forward", "lessonlib.conv_im2col.backward",
+                              "lessonlib.layers_conv.Conv2d.forward",
+                              "lessonlib.layers_conv.Conv2d.backward",
+                              "lessonlib.gradcheck.numerical_gradient",
+                              "lessonlib.gradcheck.gradcheck"]
+                   + scipy_functions() + torch_functions("conv2d"))

@@ -1,4 +1,4 @@
-"""Checks of assignment 08: grouped, depthwise-separable, dilated and transposed convolution."""
+"""Checks of assignment 08: grouped, 1x1, depthwise-separable, dilated, transposed convolution."""
 
 from __future__ import annotations
 
@@ -6,15 +6,18 @@ import sys
 
 import numpy as np
 
+import lessonlib.conv_im2col  # noqa: F401  (refused with a dilated plan)
 import lessonlib.conv_loops  # noqa: F401  (its functions are refused in 08)
 
-from ._core import Diagnosis, case, randn
-from ._runner import When, ref, run_with_hints
+from ._core import Diagnosis, ShapeDiagnosis, as_pair, case, randn
+from ._runner import When, ref, run_with_hints, scipy_functions, torch_functions
 
 __all__ = [
     "check_conv_param_count",
     "check_grouped_conv2d",
+    "check_pointwise_conv2d",
     "check_depthwise_separable_conv2d",
+    "check_dilated_conv2d",
     "check_receptive_field",
     "check_conv_transpose2d",
 ]
@@ -29,11 +32,15 @@ def _groups_above_one(arguments):
     return not (isinstance(g, int) and g == 1)
 
 
-def _conv_forbidden(*names):
-    """lessonlib's convolutions: ``conv2d`` only with groups > 1 (groups=1 is allowed)."""
-    return [When(ref("conv2d"), _groups_above_one, "lessonlib.conv.conv2d(groups > 1)"),
-            When(sys.modules["lessonlib.conv_loops"].conv2d_loops, _groups_above_one,
-                 "lessonlib.conv_loops.conv2d_loops(groups > 1)"),
+def _dilated_or_grouped(arguments):
+    return _groups_above_one(arguments) or as_pair(arguments.get("dilation", 1)) != (1, 1)
+
+
+def _conv_forbidden(*names, test=_groups_above_one, what="groups > 1"):
+    """lessonlib's convolutions: ``conv2d`` only when ``test`` (groups > 1; groups=1 is allowed)."""
+    return [When(ref("conv2d"), test, f"lessonlib.conv.conv2d({what})"),
+            When(sys.modules["lessonlib.conv_loops"].conv2d_loops, test,
+                 f"lessonlib.conv_loops.conv2d_loops({what})"),
             "lessonlib.layers_conv.Conv2d.forward", "lessonlib.conv_im2col.backward",
             "torch.nn.functional.conv2d"] + [ref(n) for n in names]
 
@@ -84,6 +91,151 @@ def check_conv_param_count(student_fn, hidden=False, seed=0):
     run_with_hints("conv_param_count", student_fn, _param_count, cases,
                    diagnoses=diagnoses,
                    forbidden=["lessonlib.layers_conv.Conv2d.__init__"])
+
+
+# ------------------------------------------------------------ dilated
+def _dil_ref(x, weight, bias=None, stride=1, padding=0, dilation=1):
+    return ref("conv2d")(x, weight, bias, stride=stride, padding=padding, dilation=dilation)
+
+
+def _dil_size(n, k, s, p, d):
+    return (n + 2 * p - d * (k - 1) - 1) // s + 1
+
+
+def _dil_shapes():
+    def out(x, w, s, p, dh, dw):
+        (n, c, h, wd), (f, _, kh, kw) = np.shape(x), np.shape(w)
+        ho, wo = _dil_size(h, kh, s, p, dh), _dil_size(wd, kw, s, p, dw)
+        return (n, f, ho, wo) if ho > 0 and wo > 0 else _na()
+
+    def sig(fn):
+        return lambda x, w, b=None, stride=1, padding=0, dilation=1: fn(x, w, stride, padding,
+                                                                        dilation)
+
+    def more_gaps(x, w, s, p, d):
+        return out(x, w, s, p, d + 1, d + 1) if d > 1 else _na()
+
+    def on_input(x, w, s, p, d):
+        if d == 1:
+            _na()
+        n, c, h, wd = np.shape(x)
+        return out(np.empty((n, c, -(-h // d), -(-wd // d))), w, s, p, 1, 1)
+
+    def undilated(x, w, s, p, d):
+        return out(x, w, s, p, 1, 1) if d > 1 else _na()
+
+    def one_axis(x, w, s, p, d):
+        if d == 1 or 1 in np.shape(w)[2:]:
+            _na()
+        return out(x, w, s, p, d, 1)
+
+    def padding_scaled(x, w, s, p, d):
+        if d == 1 or p == 0:
+            _na()
+        (n, c, h, wd), (f, _, kh, kw) = np.shape(x), np.shape(w)
+        return n, f, _dil_size(h, kh, s, p * d, d), _dil_size(wd, kw, s, p * d, d)
+
+    def squared(x, w, s, p, d):
+        return out(x, w, s, p, d * d, d * d) if d > 1 else _na()
+
+    return [
+        ShapeDiagnosis(sig(more_gaps),
+                       "The kernel was spread with `dilation` zeros between its taps: with "
+                       "dilation d, neighbouring taps are d pixels apart, so d - 1 zeros go "
+                       "between them (a spread kernel of d*(k - 1) + 1 pixels, "
+                       "spread[:, :, ::d, ::d] = weight)."),
+        ShapeDiagnosis(sig(on_input),
+                       "The dilation was applied to the input (x[:, :, ::dilation, ::dilation]): "
+                       "it spreads the KERNEL. Every input pixel stays; the taps of one window "
+                       "read pixels d apart."),
+        ShapeDiagnosis(sig(undilated),
+                       "The output size is that of the undilated kernel: a dilated kernel spans "
+                       "d*(k - 1) + 1 pixels, so H_out = (H + 2*padding - d*(kH - 1) - 1) // "
+                       "stride + 1 (conv_output_size with dilation). Or is the dilation "
+                       "ignored?"),
+        ShapeDiagnosis(sig(one_axis),
+                       "The kernel was spread along the height only: spread both axes, "
+                       "spread[:, :, ::d, ::d] = weight."),
+        ShapeDiagnosis(sig(padding_scaled),
+                       "The padding was multiplied by the dilation: pad `padding` zeros on "
+                       "each side, as in an ordinary convolution."),
+        ShapeDiagnosis(sig(squared),
+                       "The taps are d*d apart: the spread kernel has d*(k - 1) + 1 rows and "
+                       "columns, with the taps at multiples of d."),
+    ]
+
+
+def _dil_on_input(x, weight, bias=None, stride=1, padding=0, dilation=1):
+    if dilation == 1:
+        _na()
+    return _dil_ref(np.asarray(x)[:, :, ::dilation, ::dilation], weight, bias, stride, padding)
+
+
+def check_dilated_conv2d(student_fn, hidden=False, seed=0):
+    """Check ``dilated_conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1)``.
+
+    lessonlib's ``conv2d`` with dilation=1 and groups=1 may be used (on a spread kernel);
+    with any other dilation (or groups) it is refused, like the loop version and PyTorch's.
+    """
+    rng = np.random.default_rng(seed)
+    x1 = np.arange(49.0).reshape(1, 1, 7, 7) % 5
+    w1 = np.array([[[[1.0, 0.0, -1.0], [2.0, 0.0, -2.0], [1.0, 1.0, -1.0]]]])
+    cases = [
+        case(x1, w1, dilation=2,
+             description="x (1, 1, 7, 7), a 3x3 kernel, dilation 2"),
+        case(randn(rng, 1, 2, 9, 8), randn(rng, 3, 2, 2, 3), randn(rng, 3), padding=2,
+             dilation=3, description="x (1, 2, 9, 8), weight (3, 2, 2, 3), bias, padding 2, "
+             "dilation 3"),
+        case(randn(rng, 2, 3, 8, 11), randn(rng, 2, 3, 3, 2), randn(rng, 2), stride=2,
+             padding=1, dilation=2, description="x (2, 3, 8, 11), weight (2, 3, 3, 2), bias, "
+             "stride 2, padding 1, dilation 2"),
+        case(randn(rng, 1, 2, 5, 6), randn(rng, 2, 2, 3, 3), randn(rng, 2), padding=1,
+             description="x (1, 2, 5, 6), weight (2, 2, 3, 3), bias, padding 1, dilation 1 "
+             "(an ordinary convolution)"),
+    ]
+    if hidden:
+        specs = [  # (N, C, H, W), (F, kH, kW), bias?, stride, padding, dilation
+            ((1, 1, 9, 9), (1, 3, 3), True, 1, 0, 3),
+            ((2, 2, 10, 7), (3, 2, 3), True, 1, 2, 2),
+            ((1, 3, 12, 9), (2, 3, 3), False, 3, 3, 2),
+            ((3, 1, 8, 8), (2, 1, 1), True, 2, 0, 3),
+            ((1, 2, 11, 13), (4, 3, 2), True, 2, 1, 3),
+            ((2, 4, 6, 6), (1, 2, 2), True, 1, 0, 1),
+            ((1, 2, 7, 10), (2, 3, 3), False, 1, 2, 2),
+        ]
+        for (n, c, h, w), (f, kh, kw), has_b, s, p, d in specs:
+            cases.append(case(randn(rng, n, c, h, w), randn(rng, f, c, kh, kw),
+                              randn(rng, f) if has_b else None, stride=s, padding=p,
+                              dilation=d, description=f"x {(n, c, h, w)}, weight {(f, c, kh, kw)}"
+                              f"{', bias' if has_b else ''}, stride {s}, padding {p}, "
+                              f"dilation {d}"))
+    diagnoses = [
+        Diagnosis(lambda x, w, b=None, stride=1, padding=0, dilation=1:
+                  _dil_ref(x, np.asarray(w)[:, :, ::-1, ::-1], b, stride, padding, dilation),
+                  "It matches the flipped kernel: that is true convolution, CNNs use "
+                  "cross-correlation (no flip)."),
+        Diagnosis(lambda x, w, b=None, stride=1, padding=0, dilation=1:
+                  _dil_ref(x, w, None, stride, padding, dilation) if b is not None else _na(),
+                  "The bias is missing: add bias[o] to every pixel of output channel o."),
+        Diagnosis(_dil_on_input,
+                  "The dilation was applied to the input (x[:, :, ::dilation, ::dilation]): "
+                  "it spreads the KERNEL. Every input pixel stays; the taps of one window "
+                  "read pixels d apart."),
+    ]
+    hints = [("could not be broadcast",
+              "A window and the kernel have different shapes: with dilation d, a window of "
+              "the padded input spans d*(kH - 1) + 1 rows and d*(kW - 1) + 1 columns, and its "
+              "taps are every d-th pixel of it (window[..., ::d, ::d] has the kernel's shape).")]
+    run_with_hints("dilated_conv2d", student_fn, _dil_ref, cases, hints,
+                   diagnoses=diagnoses, shapes=_dil_shapes(),
+                   forbidden=_conv_forbidden("conv2d_backward", "conv_transpose2d",
+                                             "depthwise_separable_conv2d",
+                                             test=_dilated_or_grouped,
+                                             what="dilation > 1 or groups > 1")
+                   + [When(sys.modules["lessonlib.conv_im2col"].forward,
+                           lambda a: tuple(getattr(a.get("plan"), "dilation", (1, 1)))
+                           != (1, 1), "lessonlib.conv_im2col.forward(dilation > 1)")]
+                   + torch_functions("conv2d"))
 
 
 def _rf(kernel_sizes, dilations=None, strides=None):
@@ -221,6 +373,177 @@ def check_grouped_conv2d(student_fn, hidden=False, seed=0):
                    diagnoses=diagnoses, shape_hint=shape_hint,
                    forbidden=_conv_forbidden("conv_transpose2d", "conv2d_backward",
                                              "depthwise_separable_conv2d"))
+
+
+# ------------------------------------------------------ pointwise (1x1)
+def _pw_ref(x, weight, bias=None):
+    return ref("conv2d")(x, weight, bias)
+
+
+def _pw_matrix(weight):
+    return np.asarray(weight, dtype=float)[:, :, 0, 0]
+
+
+def _pw_bias(out, bias, axis):
+    """``out`` (N, C_out, H, W) with ``bias`` added along ``axis`` (1 is right)."""
+    if bias is None:
+        raise ValueError("not applicable")
+    shape = [1, 1, 1, 1]
+    shape[axis] = len(bias)
+    if out.shape[axis] != len(bias):
+        raise ValueError("not applicable")
+    return out + np.asarray(bias, dtype=float).reshape(shape)
+
+
+def _pw_not_transposed(x, weight, bias=None):
+    w = _pw_matrix(weight)
+    if w.shape[0] != w.shape[1]:
+        raise ValueError("not applicable")
+    out = (np.asarray(x, dtype=float).transpose(0, 2, 3, 1) @ w).transpose(0, 3, 1, 2)
+    return out if bias is None else out + np.asarray(bias)[None, :, None, None]
+
+
+def _pw_moved(reshape_in, reshape_back):
+    """The channels moved last and back with reshape (instead of transpose) on either way."""
+    def wrong(x, weight, bias=None):
+        x = np.asarray(x, dtype=float)
+        n, c, h, w = x.shape
+        if c == 1 or h * w == 1:
+            raise ValueError("not applicable")
+        y = (x.reshape(n, h, w, c) if reshape_in else x.transpose(0, 2, 3, 1)) \
+            @ _pw_matrix(weight).T
+        if bias is not None:
+            y = y + bias
+        return y.reshape(n, -1, h, w) if reshape_back else y.transpose(0, 3, 1, 2)
+    return wrong
+
+
+_PW_RESHAPED = ("The pixels are scrambled: the channels were moved with reshape, which keeps "
+                "the order of the numbers and does not move an axis. Use x.transpose(0, 2, 3, "
+                "1) to put the channels last and .transpose(0, 3, 1, 2) to put them back.")
+
+
+def _pw_channels_summed(x, weight, bias=None):
+    x = np.asarray(x, dtype=float)
+    if x.shape[1] == 1:
+        raise ValueError("not applicable")
+    out = x.sum(axis=1, keepdims=True) * _pw_matrix(weight).sum(axis=1)[None, :, None, None]
+    return out if bias is None else out + np.asarray(bias)[None, :, None, None]
+
+
+def _pw_shapes():
+    def shape(x, weight):
+        (n, c, h, w), f = np.shape(x), np.shape(weight)[0]
+        return n, c, h, w, f
+
+    def spatial_swapped(x, weight, bias=None):
+        n, c, h, w, f = shape(x, weight)
+        return (n, f, w, h) if h != w else _na()
+
+    def channels_last(x, weight, bias=None):
+        n, c, h, w, f = shape(x, weight)
+        return n, h, w, f
+
+    def one_channel(x, weight, bias=None):
+        n, c, h, w, f = shape(x, weight)
+        return (n, 1, h, w) if f != 1 else _na()
+
+    def input_channels(x, weight, bias=None):
+        n, c, h, w, f = shape(x, weight)
+        return (n, c, h, w) if f != c else _na()
+
+    return [
+        ShapeDiagnosis(spatial_swapped,
+                       "Height and width are swapped: back from channels last (N, H, W, C_out) "
+                       "to (N, C_out, H, W) is .transpose(0, 3, 1, 2), not .transpose(0, 3, 2, "
+                       "1) (an input with H != W tells them apart)."),
+        ShapeDiagnosis(channels_last,
+                       "The channels are still last: move them back to axis 1 with "
+                       ".transpose(0, 3, 1, 2)."),
+        ShapeDiagnosis(one_channel,
+                       "The output has one channel: the input channels were summed into one. "
+                       "A 1x1 convolution has C_out = weight.shape[0] outputs, each its own "
+                       "weighted sum of the C_in input channels."),
+        ShapeDiagnosis(input_channels,
+                       "The output has C_in channels: the products were summed over the "
+                       "OUTPUT channels. Sum over the input channels: (N, H, W, C_in) @ W.T, "
+                       "with W = weight[:, :, 0, 0] of shape (C_out, C_in)."),
+    ]
+
+
+def check_pointwise_conv2d(student_fn, hidden=False, seed=0):
+    """Check ``pointwise_conv2d(x, weight, bias=None)``: a 1x1 convolution as a matrix product.
+
+    weight has shape (C_out, C_in, 1, 1). No convolution may be called (lessonlib's
+    ``conv2d`` not even with groups=1, nor PyTorch's), nor a fully connected layer.
+    """
+    rng = np.random.default_rng(seed)
+    cases = [
+        case(np.arange(24.0).reshape(1, 2, 3, 4) % 5, np.array([[1.0, 2.0], [0.0, -1.0],
+                                                              [3.0, 1.0]]).reshape(3, 2, 1, 1),
+             description="x (1, 2, 3, 4), weight (3, 2, 1, 1), no bias"),
+        case(randn(rng, 2, 3, 4, 5), randn(rng, 4, 3, 1, 1), randn(rng, 4),
+             description="x (2, 3, 4, 5), weight (4, 3, 1, 1), bias (4,)"),
+        case(randn(rng, 1, 3, 2, 3), randn(rng, 3, 3, 1, 1), randn(rng, 3),
+             description="x (1, 3, 2, 3), a square weight (3, 3, 1, 1), bias (3,)"),
+        case(np.arange(2 * 2 * 3 * 3).reshape(2, 2, 3, 3) % 4, randn(rng, 2, 2, 1, 1),
+             randn(rng, 2), description="int x (2, 2, 3, 3), weight (2, 2, 1, 1), bias (2,)"),
+    ]
+    if hidden:
+        cases += [
+            case(randn(rng, 1, 8, 5, 7), randn(rng, 16, 8, 1, 1), randn(rng, 16),
+                 description="x (1, 8, 5, 7), 8 -> 16 channels"),
+            case(randn(rng, 3, 1, 6, 2), randn(rng, 5, 1, 1, 1), randn(rng, 5),
+                 description="x (3, 1, 6, 2), 1 -> 5 channels"),
+            case(randn(rng, 2, 16, 1, 1), randn(rng, 4, 16, 1, 1),
+                 description="x (2, 16, 1, 1), 16 -> 4 channels, no bias"),
+            case(randn(rng, 2, 4, 3, 4), randn(rng, 4, 4, 1, 1), randn(rng, 4),
+                 description="x (2, 4, 3, 4), a square weight (4, 4, 1, 1), bias (4,)"),
+            case(rng.integers(-3, 4, size=(1, 3, 4, 6)), randn(rng, 2, 3, 1, 1), randn(rng, 2),
+                 description="int x (1, 3, 4, 6), 3 -> 2 channels"),
+        ]
+    diagnoses = [
+        Diagnosis(lambda x, w, b=None: _pw_ref(x, w, None) if b is not None else _na(),
+                  "The bias is missing: add bias[o] to every pixel of output channel o."),
+        Diagnosis(_pw_not_transposed,
+                  "The weight is not transposed: W = weight[:, :, 0, 0] is (C_out, C_in), so "
+                  "the channels-last pixels (N, H, W, C_in) are multiplied by W.T."),
+        Diagnosis(lambda x, w, b=None: _pw_bias(_pw_ref(x, w, None), b, 3),
+                  "The bias was added along the width (the last axis of (N, C_out, H, W)): "
+                  "add it while the channels are last, or as bias[None, :, None, None]."),
+        Diagnosis(lambda x, w, b=None: _pw_bias(_pw_ref(x, w, None), b, 2),
+                  "The bias was added along the height: it belongs to the channels, "
+                  "bias[None, :, None, None] in (N, C_out, H, W)."),
+        Diagnosis(lambda x, w, b=None: _pw_ref(x, w, b).transpose(0, 1, 3, 2)
+                  if np.shape(x)[2] == np.shape(x)[3] else _na(),
+                  "Each map is transposed: back from channels last (N, H, W, C_out) is "
+                  ".transpose(0, 3, 1, 2), not .transpose(0, 3, 2, 1)."),
+        Diagnosis(_pw_moved(True, False), _PW_RESHAPED),
+        Diagnosis(_pw_moved(False, True), _PW_RESHAPED),
+        Diagnosis(_pw_moved(True, True), _PW_RESHAPED),
+        Diagnosis(_pw_channels_summed,
+                  "The channels were summed before they were weighted: (sum of x over c) * "
+                  "(sum of W[o] over c) is not sum of x[c] * W[o, c]. The matrix product does "
+                  "the weighted sum: (N, H, W, C_in) @ W.T."),
+        Diagnosis(lambda x, w, b=None: _pw_ref(x, w, b)[::-1] if len(x) > 1 else _na(),
+                  "The images of the batch are in the wrong order: keep the batch axis 0 "
+                  "where it is."),
+    ]
+    hints = [("mismatch in its core dimension",
+              "The matrix product does not fit: the channels-last pixels (N, H, W, C_in) are "
+              "multiplied by W.T, of shape (C_in, C_out), with W = weight[:, :, 0, 0]."),
+             ("could not be broadcast",
+              "The bias has one value per OUTPUT channel: add it while the channels are last "
+              "(the last axis), or as bias[None, :, None, None] in (N, C_out, H, W).")]
+    run_with_hints("pointwise_conv2d", student_fn, _pw_ref, cases, hints,
+                   diagnoses=diagnoses, shapes=_pw_shapes(),
+                   forbidden=[ref("conv2d"), ref("conv2d_backward"), ref("conv_transpose2d"),
+                              ref("depthwise_separable_conv2d"), ref("linear"),
+                              "lessonlib.conv_loops.conv2d_loops",
+                              "lessonlib.conv_im2col.forward", "lessonlib.conv_im2col.backward",
+                              "lessonlib.layers_conv.Conv2d.forward",
+                              "lessonlib.layers.Linear.forward"]
+                   + torch_functions("conv2d", "linear") + scipy_functions())
 
 
 # ---------------------------------------------------- depthwise separable

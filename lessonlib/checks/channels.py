@@ -1,21 +1,28 @@
-"""Checks of assignment 03 (channels and filters): conv2d and the parameter counts.
+"""Checks of assignment 03 (channels and filters): conv2d, conv2d_fast and the counts.
 
 They work as the checks of 01 (:mod:`lessonlib.checks.convolution`): value
 and shape diagnoses name the likely mistake. The counts must be integers.
+``conv2d_fast`` is checked on conv2d's own cases, with the diagnoses of a
+vectorised version added, and must not loop over the output positions.
 """
 
 from __future__ import annotations
+
+import inspect
+import sys
 
 import numpy as np
 
 from .. import activations as _act
 from .. import conv as _conv
 from .. import signal as _sig
-from ._core import Case, Diagnosis, ShapeDiagnosis, _a, as_pair, skip
+from ._core import (Case, CheckFailed, Diagnosis, ShapeDiagnosis, _a, _is_notebook_frame, as_pair,
+                    skip)
 from ._runner import (broadcast_advice, conv_fn, documented, int_result, loop_diagnoses, run,
                       scipy_functions, torch_functions, truncated)
 
-__all__ = ["check_conv2d", "check_conv2d_param_count", "check_linear_param_count"]
+__all__ = ["check_conv2d", "check_conv2d_fast", "check_conv2d_param_count",
+           "check_linear_param_count"]
 
 
 # ----------------------------------------------------------------------------- conv2d
@@ -224,17 +231,256 @@ def _conv2d_shapes():
     ]
 
 
+def _conv2d_forbidden():
+    """What computes a convolutional layer: lessonlib's, SciPy's and PyTorch's convolutions."""
+    return [conv_fn("conv2d"), conv_fn("conv2d_backward"), _sig.correlate2d, _sig.convolve2d,
+            "lessonlib.conv_loops.conv2d_loops", "lessonlib.conv_im2col.forward"] \
+        + scipy_functions() + torch_functions("conv2d")
+
+
 @documented
 def check_conv2d(student_fn, hidden=False, seed=0):
     """Check ``conv2d(x, weight, bias=None, stride=1, padding=0)`` (int or pair stride/padding)."""
     diagnoses = _conv2d_wrongs() + [truncated(_conv_ref, "conv2d")] + loop_diagnoses(_conv_ref)
     run("conv2d", student_fn, _conv_ref, conv2d_cases(hidden, seed), diagnoses,
-        _conv2d_shapes(),
-        forbidden=[conv_fn("conv2d"), conv_fn("conv2d_backward"), _sig.correlate2d,
-                   _sig.convolve2d, "lessonlib.conv_loops.conv2d_loops",
-                   "lessonlib.conv_im2col.forward"] + scipy_functions()
-        + torch_functions("conv2d"),
+        _conv2d_shapes(), forbidden=_conv2d_forbidden(),
         hints=[("could not be broadcast", broadcast_advice("kernel"))])
+
+
+# ----------------------------------------------------------------------------- conv2d_fast
+# The same layer, vectorised: all windows at once (sliding_window_view or im2col) and one
+# product. Its own mistakes are about axes: which array is windowed, which axes the stride
+# and the product act on, and in which order the result's axes come out.
+
+def _fast_wrongs():
+    def out_of(fn):
+        """``fn`` applied to the result before the bias is added (on axis 1, as usual)."""
+        def wrong(x, w, b=None, stride=1, padding=0):
+            out = fn(_conv_ref(x, w, None, stride, padding), x, w)
+            return out if b is None else out + np.asarray(b, dtype=float)[None, :, None, None]
+        return wrong
+
+    def batch_channel_swapped(out, x, w):
+        if out.shape[0] != out.shape[1] or out.shape[0] < 2:
+            skip()
+        return out.transpose(1, 0, 2, 3)
+
+    def reshaped(out, x, w):
+        n, f, ho, wo = out.shape
+        if f < 2 or ho * wo < 2:
+            skip()
+        return out.transpose(0, 2, 3, 1).reshape(n, f, ho, wo)
+
+    def hw_transposed(out, x, w):
+        if out.shape[2] != out.shape[3] or out.shape[2] < 2:
+            skip()
+        return out.transpose(0, 1, 3, 2)
+
+    def kernel_transposed(x, w, b=None, stride=1, padding=0):
+        w = np.asarray(w)
+        if w.shape[2] != w.shape[3] or w.shape[2] < 2:
+            skip()
+        return _conv_ref(x, w.transpose(0, 1, 3, 2), b, stride, padding)
+
+    def flipped_or_transposed(x, w, b=None, stride=1, padding=0):
+        flipped = _conv_ref(x, np.asarray(w)[..., ::-1, ::-1], b, stride, padding)
+        if not np.allclose(flipped, kernel_transposed(x, w, b, stride, padding)):
+            skip()
+        return flipped
+
+    def filters_channels_swapped(x, w, b=None, stride=1, padding=0):
+        w = np.asarray(w)
+        if w.shape[0] != w.shape[1] or w.shape[0] < 2:
+            skip()
+        return _conv_ref(x, w.transpose(1, 0, 2, 3), b, stride, padding)
+
+    return [
+        Diagnosis(flipped_or_transposed,
+                  "It matches the flipped kernel, and the transposed one too (this input "
+                  "cannot tell them apart): either the kernel was flipped (true convolution; "
+                  "CNNs use cross-correlation, no flip), or the tensordot axes pair the "
+                  "window's kernel axes with the weight's in the wrong order (pair the "
+                  "window axes (C_in, kH, kW) with weight axes (1, 2, 3))."),
+        Diagnosis(out_of(batch_channel_swapped),
+                  "The batch and channel axes are swapped: np.tensordot(weight, windows, ...) "
+                  "puts the filters first, (C_out, N, H_out, W_out). Put the windows first, "
+                  "np.tensordot(windows, weight, axes=([1, 4, 5], [1, 2, 3])) gives (N, H_out, "
+                  "W_out, C_out), then .transpose(0, 3, 1, 2)."),
+        Diagnosis(out_of(reshaped),
+                  "The maps are scrambled: the channels-last result (N, H_out, W_out, C_out) "
+                  "was reshaped to (N, C_out, H_out, W_out). reshape keeps the order of the "
+                  "numbers, it does not move an axis: use .transpose(0, 3, 1, 2)."),
+        Diagnosis(out_of(hw_transposed),
+                  "Each map is transposed (its rows are the columns): the axes were moved "
+                  "back with .transpose(0, 3, 2, 1); the channels-last (N, H_out, W_out, "
+                  "C_out) goes to (N, C_out, H_out, W_out) with .transpose(0, 3, 1, 2)."),
+        Diagnosis(kernel_transposed,
+                  "It matches the transposed kernel: the tensordot axes pair the window's "
+                  "kernel axes with the weight's in the wrong order. Pair them in the same "
+                  "order: window axes (C_in, kH, kW) with weight axes (1, 2, 3)."),
+        Diagnosis(filters_channels_swapped,
+                  "The filters and the input channels are swapped: weight is (C_out, C_in, kH, "
+                  "kW), so the window's channel axis is contracted with weight axis 1, and the "
+                  "output's channels come from weight axis 0."),
+    ]
+
+
+def _fast_shapes():
+    def full(x, w, p):
+        (n, c, h, wd), (f, _, kh, kw) = np.shape(x), np.shape(w)
+        ph, pw = as_pair(p)
+        return n, f, h + 2 * ph - kh + 1, wd + 2 * pw - kw + 1
+
+    def up(a, s):
+        return -(-a // s)
+
+    def unpadded(x, w, b=None, stride=1, padding=0):
+        if as_pair(padding) == (0, 0):
+            skip()
+        return _conv_ref(x, w, None, stride, 0).shape
+
+    def strided_batch(x, w, b=None, stride=1, padding=0):
+        (sh, sw), (n, f, h1, w1) = as_pair(stride), full(x, w, padding)
+        if (sh, sw) == (1, 1):
+            skip()
+        return up(n, sh), up(f, sw), h1, w1
+
+    def strided_channels_last(x, w, b=None, stride=1, padding=0):
+        (sh, sw), (n, f, h1, w1) = as_pair(stride), full(x, w, padding)
+        if (sh, sw) == (1, 1):
+            skip()
+        return n, up(f, sw), h1, up(w1, sh)
+
+    def channels_last(x, w, b=None, stride=1, padding=0):
+        n, f, ho, wo = _conv_ref(x, w, None, stride, padding).shape
+        return n, ho, wo, f
+
+    def filters_first(x, w, b=None, stride=1, padding=0):
+        n, f, ho, wo = _conv_ref(x, w, None, stride, padding).shape
+        if b is not None:   # (C_out, N, ...) + bias.reshape(1, -1, 1, 1) broadcasts
+            return (f, f, ho, wo) if n in (1, f) else skip()
+        return f, n, ho, wo
+
+    def hw_swapped(x, w, b=None, stride=1, padding=0):
+        n, f, ho, wo = _conv_ref(x, w, None, stride, padding).shape
+        return n, f, wo, ho
+
+    return [
+        ShapeDiagnosis(unpadded,
+                       "The windows were taken from the unpadded x: pad first (np.pad), then "
+                       "take the windows of the padded array."),
+        ShapeDiagnosis(strided_batch,
+                       "The stride was applied to the wrong axes (the batch and channel axes "
+                       "0 and 1): keep every stride-th POSITION, windows[:, :, ::sH, ::sW] "
+                       "(axes 2 and 3 of the windows, or of an (N, C_out, H, W) result)."),
+        ShapeDiagnosis(strided_channels_last,
+                       "The stride was applied to the wrong axes of a channels-last result "
+                       "(N, H, W, C_out): axes 2 and 3 are the width and the channels there. "
+                       "Keep every stride-th position, [:, ::sH, ::sW, :], or stride the "
+                       "windows before the product, windows[:, :, ::sH, ::sW]."),
+        ShapeDiagnosis(channels_last,
+                       "The channels are last: np.tensordot(windows, weight, axes=([1, 4, 5], "
+                       "[1, 2, 3])) returns (N, H_out, W_out, C_out); move them to axis 1 with "
+                       ".transpose(0, 3, 1, 2)."),
+        ShapeDiagnosis(filters_first,
+                       "The batch and channel axes are swapped: np.tensordot(weight, windows, "
+                       "...) puts the filters first. Put the windows first and move the "
+                       "channel axis with .transpose(0, 3, 1, 2)."),
+        ShapeDiagnosis(hw_swapped,
+                       "Height and width are swapped: from (N, H_out, W_out, C_out) go to "
+                       "(N, C_out, H_out, W_out) with .transpose(0, 3, 1, 2), not "
+                       ".transpose(0, 3, 2, 1)."),
+    ]
+
+
+class _TooManyLines(Exception):
+    """Raised inside the student's function by the line counter of :func:`_loop_free`."""
+
+
+#: A case with many output positions and nothing else to loop over (one image, one
+#: channel, one filter, a 1x1 kernel): a loop over rows alone runs 2 * 120 lines.
+_PROBE_SIZE, _LINE_BUDGET = 120, 100
+
+
+def _loop_free(student_fn, name):
+    """Refuse a Python loop over the output positions: count the lines the student's code runs.
+
+    On one image of :data:`_PROBE_SIZE` x :data:`_PROBE_SIZE` pixels with a 1x1 kernel, a
+    vectorised version runs a few dozen lines of its own code (its file and the notebook's
+    cells; NumPy's are not counted), a loop over the rows alone more than
+    :data:`_LINE_BUDGET`. Only for a function of this process (a function in the student's
+    kernel is checked on its values only); a crash is left to the cases to report.
+    """
+    fn = inspect.unwrap(student_fn) if callable(student_fn) else None
+    code = getattr(fn, "__code__", None)
+    if code is None or hasattr(student_fn, "forbidding"):
+        return
+    own = code.co_filename
+    lines = [0]
+
+    def count(frame, event, arg):
+        if event == "line":
+            lines[0] += 1
+            if lines[0] > _LINE_BUDGET:
+                raise _TooManyLines
+        return count
+
+    def tracer(frame, event, arg):
+        filename = frame.f_code.co_filename
+        return count if filename == own or _is_notebook_frame(filename) else None
+
+    x = np.ones((1, 1, _PROBE_SIZE, _PROBE_SIZE))
+    previous = sys.gettrace()
+    sys.settrace(tracer)
+    try:
+        student_fn(x, np.ones((1, 1, 1, 1)))
+    except _TooManyLines:
+        pass
+    except Exception:  # noqa: BLE001 - the cases report crashes, with the case
+        return
+    finally:
+        sys.settrace(previous)
+    if lines[0] > _LINE_BUDGET:
+        raise CheckFailed(
+            f"{name} loops over the output positions in Python: for one "
+            f"{_PROBE_SIZE} x {_PROBE_SIZE} image and a 1x1 kernel it ran more than "
+            f"{_LINE_BUDGET} lines of your code. Take every window at once, "
+            f"np.lib.stride_tricks.sliding_window_view(xp, (kH, kW), axis=(2, 3)), keep every "
+            f"stride-th one, and contract them with the weight in ONE np.tensordot (or "
+            f"np.einsum).")
+
+
+_TENSORDOT_ADVICE = (
+    "The product (tensordot or einsum) must pair equal sizes: the windows' (C_in, kH, kW) "
+    "axes with the weight's axes (1, 2, 3). If the stride was applied to the kernel axes of "
+    "the windows (axes 4 and 5) instead of the positions (axes 2 and 3), their sizes no "
+    "longer match: windows[:, :, ::sH, ::sW].")
+
+
+_BIAS_ADVICE = (
+    "The bias does not fit the result: it has one value per output channel, for axis 1 of "
+    "(N, C_out, H_out, W_out). Look at the result's shape before adding it: if the stride "
+    "or the product acted on the wrong axes, the channels are not on axis 1.")
+
+
+@documented
+def check_conv2d_fast(student_fn, hidden=False, seed=0):
+    """Check ``conv2d_fast(x, weight, bias=None, stride=1, padding=0)``: conv2d, vectorised.
+
+    The cases are :func:`check_conv2d`'s; the diagnoses add what a vectorised version gets
+    wrong (the unpadded input windowed, the stride or the product on the wrong axes, the
+    result's axes in the wrong order), and a Python loop over the positions is refused.
+    """
+    _loop_free(student_fn, "conv2d_fast")
+    fast = _fast_wrongs()
+    diagnoses = fast[:1] + _conv2d_wrongs() + fast[1:] + [truncated(_conv_ref, "conv2d_fast")]
+    run("conv2d_fast", student_fn, _conv_ref, conv2d_cases(hidden, seed), diagnoses,
+        _fast_shapes() + _conv2d_shapes(),
+        forbidden=_conv2d_forbidden() + ["lessonlib.conv_im2col.im2col"],
+        hints=[(("could not be broadcast", "bias"), _BIAS_ADVICE),
+               ("shape-mismatch for sum", _TENSORDOT_ADVICE),
+               ("remapped shapes", _TENSORDOT_ADVICE),     # np.einsum's mismatch
+               ("could not be broadcast", broadcast_advice("kernel"))])
 
 
 # ----------------------------------------------------------------------------- counting

@@ -98,6 +98,8 @@ GRADED_FAMILIES: dict[str, frozenset[str]] = {
     # conv2d itself; the exercise's check also refuses signal.correlate2d, since a
     # layer's output is a sum of per-channel correlate2d maps plus the bias.
     "check_conv2d": frozenset({"signal"}) | _CONV,
+    # The same layer, vectorised: the same modules compute it.
+    "check_conv2d_fast": frozenset({"signal"}) | _CONV,
     # Conv2d(in, out, k, bias=...).params holds exactly the counted arrays; the
     # check's reference is checks.channels.conv2d_param_count_reference.
     "check_conv2d_param_count": frozenset({"layers_conv", "checks.channels"}),
@@ -156,6 +158,11 @@ GRADED_FAMILIES: dict[str, frozenset[str]] = {
     # conv.conv2d_backward, the loop version, Conv2d.backward; conv_transpose2d gives
     # dx and conv_transpose2d_backward the correlations dweight is made of.
     "check_conv2d_backward": _CONV,
+    # signal.correlate2d gives the prediction and dkernel = 2/M * correlate2d(image, r);
+    # conv2d / conv2d_backward of a (1, 1, H, W) image do the same; gradcheck's
+    # numerical_gradient of a quadratic is its exact gradient; the check's _kernel_ref.
+    "check_kernel_loss_and_grad": frozenset({"signal", "gradcheck", "checks.backprop"})
+    | _CONV,
     # -------------------------------------------------------------------- 07_lenet
     # The notebook builds and trains its network from lessonlib's layers, losses and
     # data: they stay. Blocked is only what computes the graded thing itself.
@@ -173,8 +180,14 @@ GRADED_FAMILIES: dict[str, frozenset[str]] = {
     # conv2d(groups=g), Conv2d(groups=g), conv_transpose2d_backward with groups; the
     # exercise builds on conv2d with groups=1, which PERMITTED keeps.
     "check_grouped_conv2d": _CONV | {"checks.beyond"},
+    # A 1x1 conv2d (its weight (C_out, C_in, 1, 1)), Conv2d, conv_transpose2d of the
+    # transposed weight; and a linear layer at every pixel: linear.linear, layers.Linear.
+    "check_pointwise_conv2d": _CONV | {"linear", "layers", "checks.beyond"},
     # conv.depthwise_separable_conv2d itself, or two grouped conv2d calls.
     "check_depthwise_separable_conv2d": _CONV | {"checks.beyond"},
+    # conv2d(dilation=d), its loop version, Conv2d(dilation=d); conv2d with groups=1 and
+    # dilation=1 on a spread kernel is the exercise's way, which PERMITTED keeps.
+    "check_dilated_conv2d": _CONV | {"checks.beyond"},
     # The check's _rf. (Measuring the field by backpropagation, as the notebook's
     # figure does, is real work, and conv2d_backward is blocked in 08 anyway.)
     "check_receptive_field": frozenset({"checks.beyond"}),
@@ -195,7 +208,8 @@ DISPLAY_ORACLES: dict[str, tuple[str, ...]] = {
 
 #: Check name -> {``module.name``: restriction} for functions of blocked modules that
 #: the exercise builds on. A function is provided (restricted) when every check of the
-#: assignment whose family blocks its module permits it.
+#: assignment whose family blocks its module permits it, with the restrictions of all of
+#: them ("groups=1" and "groups=1, dilation=1" make "groups=1, dilation=1").
 PERMITTED: dict[str, dict[str, str]] = {
     # "convolve them with an ordinary convolution (lessonlib.conv2d with its default
     # groups=1, ...)": the exercise text and the instructor's solution.
@@ -206,6 +220,11 @@ PERMITTED: dict[str, dict[str, str]] = {
     # (zero insertion, flipped and transposed kernel, padding k - 1 - p) is a
     # legitimate solution, and the notebook's demos measure gradients with it.
     "check_conv_transpose2d": {"conv.conv2d": "groups=1"},
+    # Not built on: the check refuses every conv2d call, also in the kernel (a function
+    # it forbids by name is watched there). Permitted so that 08's other exercises keep it.
+    "check_pointwise_conv2d": {"conv.conv2d": "groups=1"},
+    # "spread the kernel with zeros and call an ordinary convolution": dilation=1 only.
+    "check_dilated_conv2d": {"conv.conv2d": "groups=1, dilation=1"},
 }
 
 #: Modules the grading kernel needs whatever is graded; no family may contain them.
@@ -279,7 +298,8 @@ def overlay_plan(check_names):
             module = dotted.rsplit(".", 1)[0]
             blockers = [b for b in checks if module in _family(b)]
             if module in blocked and all(dotted in PERMITTED.get(b, {}) for b in blockers):
-                permitted[dotted] = rule
+                clauses = permitted.get(dotted, "").split(", ") + rule.split(", ")
+                permitted[dotted] = ", ".join(dict.fromkeys(c for c in clauses if c))
     graded = {m: sorted(c[len("check_"):] for c in checks if m in _family(c)) for m in blocked}
     return {"blocked": blocked, "display": display, "permitted": permitted, "graded": graded}
 
@@ -442,13 +462,18 @@ from lessonlib._validation import as_float_array, as_pair, result_dtype
 
 
 def conv2d_groups1(module, name, message, rule):
-    """``conv2d`` for ``groups=1`` only: direct sums over the kernel taps."""
+    """``conv2d`` for ``groups=1`` only (and ``dilation=1`` if the rule says so): direct sums
+    over the kernel taps."""
     dotted = f"{module}.{name}"
+    undilated = "dilation=1" in rule.split(", ")
 
     def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
         if isinstance(groups, bool) or groups != 1:
             called(dotted, f"{message} (lessonlib.conv2d with {rule} is allowed; "
                            f"groups={groups!r} is not)")
+        if undilated and as_pair(dilation, "dilation") != (1, 1):
+            called(dotted, f"{message} (lessonlib.conv2d with {rule} is allowed; "
+                           f"dilation={dilation!r} is not)")
         x = as_float_array(x, "x", ndim=4, hint="Layout is (N, C, H, W).")
         weight = as_float_array(weight, "weight", ndim=4,
                                 hint="Layout is (C_out, C_in, kH, kW).")
