@@ -40,6 +40,7 @@ PLANTED = {
     "06_backprop": "linear_backward",
     "07_lenet": "accuracy",
     "08_beyond": "conv_transpose2d",
+    "09_training": "batch_norm2d",
 }
 
 pytestmark = pytest.mark.slow

@@ -39,6 +39,9 @@ COPIED = {
                   "def grouped_conv2d(x, weight, bias=None, stride=1, padding=0, groups=1):\n"
                   "    return lessonlib.conv2d(x, weight, bias, stride=stride, padding=padding,\n"
                   "                            groups=groups)"),
+    "09_training": ("dropout", "from lessonlib import dropout as _dropout\n"
+                    "def dropout(x, p, training, rng):\n"
+                    "    return _dropout(x, p, training, rng)"),
 }
 
 

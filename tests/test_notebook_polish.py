@@ -24,7 +24,7 @@ NOTEBOOKS = {
     1: "01_convolution/convolution", 2: "02_padding_stride/padding_stride",
     3: "03_channels/channels", 4: "04_relu_pooling/relu_pooling",
     5: "05_classifier/classifier", 6: "06_backprop/backprop", 7: "07_lenet/lenet",
-    8: "08_beyond/beyond",
+    8: "08_beyond/beyond", 9: "09_training/training",
 }
 DIVERGING = {"RdBu_r", "RdBu", "bwr", "coolwarm", "seismic", "PiYG", "PRGn", "BrBG", "PuOr",
              "RdGy", "RdYlBu", "RdYlGn", "Spectral"}

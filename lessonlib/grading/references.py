@@ -70,6 +70,7 @@ REFERENCE_MARK = "LESSONLIB-REFERENCE-CALLED"
 #   layers_conv     Conv2d / ConvTranspose2d, whose forward and backward are the above
 _CONV = frozenset({"conv", "conv_im2col", "conv_loops", "conv_transpose", "layers_conv"})
 _POOL = frozenset({"pooling", "pool_loops"})   # pooling and its loop versions
+_TRAINING = frozenset({"checks.training"})       # the checks of 09 and their references
 
 #: Check name -> the lessonlib modules (relative to ``lessonlib``) that compute the
 #: graded function, or something it follows from with no real work. The modules of
@@ -194,6 +195,32 @@ GRADED_FAMILIES: dict[str, frozenset[str]] = {
     # conv_transpose2d itself, the loop version, ConvTranspose2d, and conv2d_backward,
     # whose dx is exactly a transposed convolution.
     "check_conv_transpose2d": _CONV | {"checks.beyond"},
+    # ----------------------------------------------------------------- 09_training
+    # split.train_val_split itself. It has a module of its own so that data, whose
+    # load_digits the notebook needs (and which is NEVER_BLOCKED), stays; the check's _tvs.
+    "check_train_val_split": _TRAINING | {"split"},
+    # init.kaiming_normal; naive_normal(shape, sqrt(2 / fan_in), rng) is the same draw,
+    # init_model the same weights; the check's _normal.
+    "check_kaiming_normal": _TRAINING | {"init"},
+    # optim.momentum_step, and SGD(momentum=...).step of a one-parameter model; the
+    # check's own step.
+    "check_momentum_step": _TRAINING | {"optim"},
+    # optim.adam_step, and Adam.step; the check's _adam.
+    "check_adam_step": _TRAINING | {"optim"},
+    # normalization.batch_norm2d / batch_norm2d_backward, and BatchNorm2d.forward /
+    # .backward (layers_norm), which call them; the check's _bn and _bn_back. The
+    # notebook's networks need the layer: PERMITTED keeps an independent BatchNorm2d.
+    "check_batch_norm2d": _TRAINING | {"normalization", "layers_norm"},
+    "check_batch_norm2d_backward": _TRAINING | {"normalization", "layers_norm"},
+    # dropout.dropout / dropout_backward, and Dropout.forward / .backward (layers_norm);
+    # the check's _drop. PERMITTED keeps an independent Dropout layer for the notebook.
+    "check_dropout": _TRAINING | {"dropout", "layers_norm"},
+    "check_dropout_backward": _TRAINING | {"dropout", "layers_norm"},
+    # augment.random_shifts, and shift_images with one offset per image is all of it but
+    # the draw (train.mnist only imports them); the check's _shifts. PERMITTED keeps
+    # shift_images with one int offset for the whole batch, which the notebook's test of
+    # shifted digits uses.
+    "check_random_shifts": _TRAINING | {"augment"},
 }
 
 #: Check name -> functions (``module.name``) of modules that stay but show a graded
@@ -225,6 +252,19 @@ PERMITTED: dict[str, dict[str, str]] = {
     "check_pointwise_conv2d": {"conv.conv2d": "groups=1"},
     # "spread the kernel with zeros and call an ordinary convolution": dilation=1 only.
     "check_dilated_conv2d": {"conv.conv2d": "groups=1, dilation=1"},
+    # 09's networks (digits_cnn(batch_norm=True, dropout=0.5)) are made of BatchNorm2d and
+    # Dropout layers, whose module is blocked by all four checks of batch norm and dropout.
+    # The overlay keeps independent layers whose computation lives in their forward and
+    # backward methods only (no function of batch normalisation or dropout is reachable),
+    # and the checks refuse those methods by name, in the kernel too: a student's
+    # batch_norm2d cannot be a BatchNorm2d in disguise.
+    **{c: {"layers_norm.BatchNorm2d": "as a layer", "layers_norm.Dropout": "as a layer"}
+       for c in ("check_batch_norm2d", "check_batch_norm2d_backward", "check_dropout",
+                 "check_dropout_backward")},
+    # The notebook measures its networks on test digits shifted by one offset for all
+    # (lessonlib.shift_images(X_test, s, 0)); one offset per image, the exercise's core,
+    # is refused, and check_random_shifts refuses shift_images by name anyway.
+    "check_random_shifts": {"augment.shift_images": "one int shift for the whole batch"},
 }
 
 #: Modules the grading kernel needs whatever is graded; no family may contain them.
@@ -455,10 +495,13 @@ implementations, restricted to what the exercise allows; anything else
 raises like every stub (see lessonlib._unavailable).
 """
 
+import numbers
+
 import numpy as np
 
 from lessonlib._unavailable import called
-from lessonlib._validation import as_float_array, as_pair, result_dtype
+from lessonlib._validation import as_float_array, as_pair, check_int, result_dtype
+from lessonlib.layers_base import Module, as_generator, check_input, float_dtype
 
 
 def conv2d_groups1(module, name, message, rule):
@@ -523,9 +566,135 @@ def conv2d_groups1(module, name, message, rule):
     conv2d.__doc__ = (f"2-D convolution (cross-correlation), {rule} only, while "
                       f"lessonlib's conv2d is not available.\\n\\n{message}")
     return conv2d
+
+def _named(obj, module, name, rule, message):
+    obj.__module__, obj.__name__, obj.__qualname__ = module, name, name
+    obj.__doc__ = (f"{name} ({rule}) while lessonlib's is not available: an independent "
+                   f"implementation.\\n\\n{message}")
+    return obj
+
+
+def _per_channel(a):
+    return a[None, :, None, None]
+
+
+def batch_norm_layer(module, name, message, rule):
+    """``BatchNorm2d``, computed in its methods: no function of batch normalisation."""
+
+    class BatchNorm2d(Module):
+        def __init__(self, num_features, eps=1e-5, momentum=0.1, dtype=np.float64):
+            super().__init__()
+            self.num_features = check_int(num_features, "num_features", 1)
+            self.eps, self.momentum = float(eps), float(momentum)
+            if not (self.eps > 0 and 0 <= self.momentum <= 1):
+                raise ValueError(f"eps must be > 0 and momentum in [0, 1], got eps={eps!r}, "
+                                 f"momentum={momentum!r}.")
+            dtype = float_dtype(dtype)
+            self.params = {"weight": np.ones(self.num_features, dtype),
+                           "bias": np.zeros(self.num_features, dtype)}
+            self.grads = {k: np.zeros_like(v) for k, v in self.params.items()}
+            self.running_mean = np.zeros(self.num_features, dtype)
+            self.running_var = np.ones(self.num_features, dtype)
+
+        def forward(self, x):
+            x = check_input(self, x, self.num_features, "channels")
+            dtype = result_dtype(x, self.params["weight"], self.params["bias"])
+            x = x.astype(dtype, copy=False)
+            if self.training:
+                m = x.size // x.shape[1]
+                if m < 2:
+                    raise ValueError(f"Expected more than 1 value per channel when training, "
+                                     f"got x of shape {x.shape}.")
+                mean, var = x.mean(axis=(0, 2, 3)), x.var(axis=(0, 2, 3))
+                self.running_mean *= 1 - self.momentum
+                self.running_mean += self.momentum * mean
+                self.running_var *= 1 - self.momentum
+                self.running_var += self.momentum * var * (m / (m - 1))
+            else:
+                mean = self.running_mean.astype(dtype, copy=False)
+                var = self.running_var.astype(dtype, copy=False)
+            inv_std = 1.0 / np.sqrt(var + self.eps)
+            xhat = (x - _per_channel(mean)) * _per_channel(inv_std)
+            self._cache = (xhat, inv_std, self.training)
+            return xhat * _per_channel(self.params["weight"].astype(dtype, copy=False)) \\
+                + _per_channel(self.params["bias"].astype(dtype, copy=False))
+
+        def backward(self, dout):
+            xhat, inv_std, training = self._cached()
+            dout = as_float_array(dout, "dout")
+            if dout.shape != xhat.shape:
+                raise ValueError(f"dout must have the shape of x {xhat.shape}, got {dout.shape}.")
+            dgamma, dbeta = (dout * xhat).sum(axis=(0, 2, 3)), dout.sum(axis=(0, 2, 3))
+            scale = _per_channel(self.params["weight"] * inv_std)
+            if training:
+                m = dout.size // dout.shape[1]
+                dout = dout - _per_channel(dbeta / m) - xhat * _per_channel(dgamma / m)
+            self._set_grads(weight=dgamma, bias=dbeta)
+            return (dout * scale).astype(result_dtype(dout, xhat), copy=False)
+
+        def extra_repr(self):
+            return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, "
+                    f"affine=True, bias=True, track_running_stats=True")
+
+    return _named(BatchNorm2d, module, name, rule, message)
+
+
+def dropout_layer(module, name, message, rule):
+    """``Dropout``, computed in its methods: no function of dropout."""
+
+    class Dropout(Module):
+        def __init__(self, p=0.5, rng=None):
+            super().__init__()
+            if isinstance(p, bool) or not isinstance(p, numbers.Real) or not 0 <= p <= 1:
+                raise ValueError(f"p must be a number in [0, 1], got {p!r}.")
+            self.p, self.rng = float(p), as_generator(rng)
+
+        def forward(self, x):
+            x = as_float_array(x, "x")
+            if not self.training:
+                self._cache = (np.ones(x.shape, dtype=bool), 1.0)
+                return x.copy()
+            keep = self.rng.random(x.shape) >= self.p
+            scale = 0.0 if self.p == 1 else 1.0 / (1.0 - self.p)
+            self._cache = (keep, scale)
+            return x * keep * x.dtype.type(scale)
+
+        def backward(self, dout):
+            keep, scale = self._cached()
+            dout = as_float_array(dout, "dout")
+            return dout * keep * dout.dtype.type(scale)
+
+        def extra_repr(self):
+            return f"p={self.p}, inplace=False"
+
+    return _named(Dropout, module, name, rule, message)
+
+
+def shift_whole_batch(module, name, message, rule):
+    """``shift_images`` with one int offset for every image: zeros shifted in."""
+    dotted = f"{module}.{name}"
+
+    def shift_images(X, dx, dy):
+        if not all(isinstance(d, numbers.Integral) and not isinstance(d, (bool, np.bool_))
+                   for d in (dx, dy)):
+            called(dotted, f"{message} (lessonlib.shift_images with {rule} is allowed; an "
+                           f"offset per image is not)")
+        X = as_float_array(X, "X", ndim=4, hint="Layout is (N, C, H, W).")
+        dx, dy = int(dx), int(dy)
+        h, w = X.shape[2:]
+        out = np.zeros_like(X)
+        if abs(dx) < w and abs(dy) < h:
+            out[:, :, max(0, dy):h + min(0, dy), max(0, dx):w + min(0, dx)] = \\
+                X[:, :, max(0, -dy):h - max(0, dy), max(0, -dx):w - max(0, dx)]
+        return out
+
+    return _named(shift_images, module, name, rule, message)
 '''
 
-_PERMITTED_FACTORIES = {"conv.conv2d": "conv2d_groups1"}
+_PERMITTED_FACTORIES = {"conv.conv2d": "conv2d_groups1",
+                        "layers_norm.BatchNorm2d": "batch_norm_layer",
+                        "layers_norm.Dropout": "dropout_layer",
+                        "augment.shift_images": "shift_whole_batch"}
 
 
 def _package_dir():
