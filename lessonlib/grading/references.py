@@ -169,6 +169,8 @@ GRADED_FAMILIES: dict[str, frozenset[str]] = {
     # data: they stay. Blocked is only what computes the graded thing itself.
     # train.make_digits_cnn builds this very network (same layers, same rng use).
     "check_build_lenet": frozenset({"train", "train.digits", "train.mnist", "checks.lenet"}),
+    # train.make_lenet5 builds LeNet-5 itself.
+    "check_build_lenet5": frozenset({"train", "train.digits", "train.mnist", "checks.lenet"}),
     # train.evaluate / predict compute the accuracy of any callable (a lambda that
     # returns the logits); the check's _accuracy.
     "check_accuracy": frozenset({"train", "train.digits", "train.mnist", "checks.lenet"}),
@@ -566,6 +568,7 @@ def conv2d_groups1(module, name, message, rule):
     conv2d.__doc__ = (f"2-D convolution (cross-correlation), {rule} only, while "
                       f"lessonlib's conv2d is not available.\\n\\n{message}")
     return conv2d
+
 
 def _named(obj, module, name, rule, message):
     obj.__module__, obj.__name__, obj.__qualname__ = module, name, name
