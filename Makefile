@@ -1,5 +1,5 @@
 # The two commands of the quick start:
-#   make lab    set up, then open the course in JupyterLab
+#   make lab    set up, then open the course in JupyterLab (the student's view)
 #   make test   set up, then run every test (library, notebooks, grading)
 # Both create the virtual environment .venv on first use.
 
@@ -9,7 +9,7 @@ BIN    := $(abspath $(VENV))/bin
 # nbgrader calls the `alembic` executable: the venv's bin must be on PATH.
 export PATH := $(BIN):$(PATH)
 
-.PHONY: lab test venv execute release bench bench-threads clean
+.PHONY: lab instructor test venv execute release bench bench-threads clean
 
 venv: $(VENV)/.installed
 
@@ -19,9 +19,16 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/python -m pip install --quiet -e ".[course,test]"
 	touch $@
 
-# Jupyter refuses to run as root unless told; containers often run as root.
+# The student's JupyterLab on course/ (nbgrader's Validate button, none of its
+# instructor tools) and the instructor's at the course root (formgrader,
+# create-assignment). lessonlib/labs.py builds both command lines (tests/test_labs.py
+# starts the same ones) from the config folders jupyter/student and jupyter/instructor;
+# it adds --allow-root as root. Extra options: make lab LAB_ARGS="--port=9000".
 lab: venv
-	$(BIN)/jupyter lab --notebook-dir=course $(if $(filter 0,$(shell id -u)),--allow-root)
+	$(BIN)/python -m lessonlib.labs student $(LAB_ARGS)
+
+instructor: venv
+	$(BIN)/python -m lessonlib.labs instructor $(LAB_ARGS)
 
 # Two pytest workers on two cores: one BLAS thread each, or they fight.
 test: export OPENBLAS_NUM_THREADS = 1
