@@ -417,6 +417,22 @@ def build_lenet(rng=None, bug=None):
     return ll.Sequential(*layers)
 
 
+def build_lenet5(rng=None, bug=None):
+    import lessonlib as ll
+
+    r = rng if bug == "same_seed" else np.random.default_rng(rng)
+    pool = ll.AvgPool2d if bug == "avg_pool" else ll.MaxPool2d
+    layers = [ll.Conv2d(1, 6, 5, padding=0 if bug == "no_padding" else 2, rng=r), ll.ReLU(),
+              pool(2), ll.Conv2d(6, 16, 5, rng=r), ll.ReLU(), pool(2),
+              ll.Conv2d(16, 120, 5, rng=r), ll.ReLU(), ll.Flatten(),
+              ll.Linear(120, 84, rng=r), ll.ReLU(), ll.Linear(84, 10, rng=r)]
+    if bug == "no_f6_relu":
+        del layers[10]
+    if bug == "c5_linear":
+        layers[6:9] = [ll.Flatten(), ll.Linear(400, 120, rng=r), ll.ReLU()]
+    return ll.Sequential(*layers)
+
+
 def accuracy(logits, targets):
     return float(np.mean(np.argmax(np.asarray(logits), axis=1) == np.asarray(targets)))
 
@@ -835,6 +851,11 @@ POOL = [
     ("build_lenet", lambda rng=None: build_lenet(rng, "same_seed"),
      "same (seed|initial)|identical"),
     ("build_lenet", lambda rng=None: build_lenet(rng, "no_second_relu"), "ReLU"),
+    ("build_lenet5", lambda rng=None: build_lenet5(rng, "same_seed"), "same random numbers"),
+    ("build_lenet5", lambda rng=None: build_lenet5(rng, "avg_pool"), "not average pooling"),
+    ("build_lenet5", lambda rng=None: build_lenet5(rng, "no_padding"), "Is C1 padded"),
+    ("build_lenet5", lambda rng=None: build_lenet5(rng, "no_f6_relu"), "ReLU after F6"),
+    ("build_lenet5", lambda rng=None: build_lenet5(rng, "c5_linear"), "C5 is a convolution"),
     # ------------------------------------------------------------- accuracy
     ("accuracy", lambda z, t: float(np.sum(np.argmax(z, axis=1) == np.asarray(t)) // len(t)),
      "integer division|//"),
@@ -910,6 +931,7 @@ CORRECT = {
     "numerical_gradient": numerical_gradient,
     "kernel_loss_and_grad": kernel_loss_and_grad,
     "build_lenet": build_lenet,
+    "build_lenet5": build_lenet5,
     "accuracy": accuracy,
     "train_step": train_step,
     "conv_param_count": conv_param_count,
