@@ -238,6 +238,32 @@ def test_feedback_names_no_other_student_and_no_hidden_test(graded_class):
     assert pages == 28
 
 
+def test_the_class_report_of_the_hostile_class(graded_class):
+    """report.json/html: every failed and flagged row with its reasons, known mistakes named."""
+    out = graded_class["out"]
+    data = json.loads((out / "report.json").read_text())
+    failed = {(f["student"], f["assignment"]): f["reasons"] for f in data["failed"]}
+    assert sorted(failed) == sorted(k for k, v in EXPECTED.items() if v[1] == "failed")
+    for key, reasons in failed.items():   # timed out, died, invalid JSON, no submission
+        for needle in EXPECTED[key][2]:
+            assert any(needle in r for r in reasons), (key, needle, reasons)
+    assert {(f["student"], f["assignment"]) for f in data["flagged"]} == {
+        k for k, v in EXPECTED.items() if v[1] == "flagged"}
+    for a in data["assignments"]:
+        assert a["scores"]["values"] == sorted(
+            float(v[0]) for k, v in EXPECTED.items() if k[1] == a["assignment"] and v[0])
+    [relu] = [x for a in data["assignments"] for x in a["exercises"]
+              if x["grade_id"] == "relu-test"]
+    groups = {d["key"]: d["students"] for d in relu["diagnoses"]}
+    assert groups["It returns |x|: negative inputs must become 0, not positive."] == ["buggy"]
+    assert groups["timeout"] == ["looper"]
+    assert groups["crash: NotImplementedError"] == ["blank", "patcher"]
+    assert relu["students"] == 14 and relu["not_graded"] == 2   # crasher, stubborn
+    page = (out / "report.html").read_text()
+    assert not re.search(r"https?://", page) and "<script" not in page
+    assert page.count('<img src="data:image/png;base64,') == 4
+
+
 def test_the_sandbox_hides_the_course_and_other_students(demo, tmp_path):
     """A student whose relu passes only if it can see forbidden paths scores 0 for it."""
     subs, out = tmp_path / "subs", tmp_path / "out"
@@ -262,6 +288,11 @@ def test_the_sandbox_hides_the_course_and_other_students(demo, tmp_path):
     assert status == 0, log
     rows = {(r["student_id"], r["assignment"]): r for r in read_rows(out / "grades.csv")}
     assert rows["honest", "01_alpha"]["score"] == "3", log   # nothing of those was visible
+    # a class that is all correct: the class report lists no diagnosis
+    report = json.loads((out / "report.json").read_text())
+    exercises = [x for a in report["assignments"] for x in a["exercises"]]
+    assert len(exercises) == 4 and all(x["diagnoses"] == [] and x["share_all"] == 1.0
+                                       for x in exercises)
     # negative control: outside the sandbox, the same probes do see those paths
     assert [p for p in probes if os.path.exists(p) and not p.endswith("/..")]
 
@@ -294,11 +325,19 @@ def test_parallel_equals_serial_and_reruns_are_byte_identical(demo, tmp_path):
     assert status == 0
     first = (out / "grades.csv").read_bytes()
     assert first.count(b"\n") == 7
+    first_report = json.loads((out / "report.json").read_text())
+    first_page = re.sub(r"<p class=note>Generated .*\n", "", (out / "report.html").read_text())
     status, log = run_cli("--course", demo, "grade", str(tmp_path / "class.zip"), "--out",
                           str(out), "--jobs", "1")
     assert status == 0, log
     assert (out / "grades.csv").read_bytes() == first
     assert "ignored notes.txt" in log
+    # and so does the class report, but for the time it was made
+    report = json.loads((out / "report.json").read_text())
+    assert report.pop("generated") and first_report.pop("generated")
+    assert report == first_report and report["assignments"][0]["exercises"][0]["diagnoses"]
+    page = re.sub(r"<p class=note>Generated .*\n", "", (out / "report.html").read_text())
+    assert page == first_page
 
 
 def test_release_is_what_nbgrader_generate_assignment_makes(demo, tmp_path):

@@ -29,6 +29,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import inspect
+import re
 import sys
 import textwrap
 import traceback
@@ -208,11 +209,18 @@ class Diagnosis:
 
     ``wrong(*args, **kwargs)`` returns what a buggy implementation returns
     for the same case; if the student's output equals it, ``message`` is
-    the explanation shown.
+    the explanation shown. ``label`` names the mistake in the grader's
+    class report (default: the message's first sentence); the
+    :class:`CheckFailed` raised for it carries the diagnosis as ``diagnosis``.
     """
 
     wrong: Callable[..., Any]
     message: str
+    label: str = ""
+
+    def __post_init__(self):
+        if not self.label:
+            self.label = re.split(r"(?<=[.!?])\s", str(self.message).strip(), maxsplit=1)[0]
 
 
 @dataclass
@@ -339,7 +347,9 @@ def compare(name, got, expected, case, diagnoses=(), shape_hint=None, rtol=None,
         except Exception:  # a diagnosis that does not apply to this case
             continue
         if _close(g, wrong, rtol, atol):
-            raise CheckFailed(f"{name} is wrong{where}. {d.message}")
+            exc = CheckFailed(f"{name} is wrong{where}. {d.message}")
+            exc.diagnosis = d
+            raise exc
     diff = _abs(g - exp)
     idx = np.unravel_index(int(np.argmax(diff)), diff.shape) if diff.ndim else ()
     n_wrong = int((~_isclose(g, exp, rtol=rtol, atol=atol)).sum())
@@ -455,7 +465,8 @@ def run_cases(name, student_fn, reference_fn, cases, diagnoses=(), shape_hint=No
                     f"got {_describe_value(got)}."
                 )
             for k, out_name in enumerate(outputs):
-                sub = [Diagnosis(lambda *a, _d=d, _k=k, **kw: _d.wrong(*a, **kw)[_k], d.message)
+                sub = [Diagnosis(lambda *a, _d=d, _k=k, **kw: _d.wrong(*a, **kw)[_k], d.message,
+                                 d.label)
                        for d in diagnoses]
                 compare(f"{out_name} from {name}", got[k], expected[k], case, sub,
                         shape_hint, rtol, atol)

@@ -222,6 +222,7 @@ def grade_student(spec):
     dict
         ``{"student": ..., "assignments": {assignment: result}}`` where a
         result holds ``success``, ``reason``, ``reports`` (per notebook),
+        ``checks`` (the verdict of every check call, for the class report),
         and for a success ``score``, ``max_score``, ``cells``,
         ``feedback`` (list of files) and ``feedback_withheld``.
     """
@@ -270,7 +271,10 @@ def grade_student(spec):
                 if f.endswith(".json") and not f.endswith(".kernel.log"):
                     with open(os.path.join(report_dir, f)) as fh:
                         reports[f[:-5]] = json.load(fh)
-        out = {"success": bool(res["success"]), "reports": reports, "log": res.get("log", "")}
+        # the grader's verdict of every check call, for the class report (class_report.py)
+        checks = [r for rep in reports.values() for r in rep.pop("checks", None) or []]
+        out = {"success": bool(res["success"]), "reports": reports, "log": res.get("log", ""),
+               "checks": checks}
         if not res["success"]:
             out["reason"] = _failure_reason(res, reports)
             results[a] = out

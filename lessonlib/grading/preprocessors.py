@@ -13,7 +13,9 @@ work; these classes are configured into them (``Autograde.autograde_preprocessor
     the kernel, and writes the cell's outputs, an error output for a
     failed check (so that nbgrader scores it 0). Time-outs, a dead or
     unresponsive kernel, limits reached and calls to a blocked reference
-    are written to a report file next to the gradebook.
+    are written to a report file next to the gradebook, with the verdict
+    of every check call for the class report
+    (:func:`lessonlib.grading.class_report.verdict`).
 :class:`HideHiddenTests`
     feedback shows neither the hidden tests' code nor tracebacks that
     would quote it.
@@ -199,7 +201,7 @@ class SandboxedExecute(Execute):
         self._ids = (nbg.get("student", ""), nbg.get("assignment", ""), self._name)
         self._report = {"timeouts": [], "fatal": None, "timeout_seconds": self.timeout,
                         "limits": [], "reference": [], "grader_errors": [],
-                        "sandbox": bool(self.sandbox)}
+                        "sandbox": bool(self.sandbox), "checks": []}
         self._n_timeouts = 0
         self._current = "the first cell"
         self._started = time.monotonic()
@@ -320,6 +322,13 @@ class SandboxedExecute(Execute):
         """Run the cell's checks here, against the kernel; return the cell's outputs."""
         from .. import checks
         from ..checks import CheckFailed
+        from .class_report import verdict
+
+        def record(k, call, failure=None, kind=None):   # for the class report
+            try:
+                self._report["checks"].append(verdict(self._ids, label, k, call, failure, kind))
+            except Exception:  # noqa: BLE001 - the report shows the verdict as missing
+                pass
         try:
             calls = parse_grade_cell(cell.source)
         except UnsupportedGradeCell as exc:
@@ -339,6 +348,7 @@ class SandboxedExecute(Execute):
         for k, call in enumerate(calls):
             check = getattr(checks, call.check, None)
             if not callable(check):
+                record(k, call, NameError(call.check), "grader error")
                 outputs.append(_error("NameError", f"lessonlib.checks has no {call.check}"))
                 break
             seed = hidden_seed(secret, *self._ids, label, k) if call.hidden else call.seed
@@ -347,11 +357,14 @@ class SandboxedExecute(Execute):
                     target = _resolve(link, call.target)
                     check(target, hidden=call.hidden, seed=seed)
             except CheckFailed as exc:
+                record(k, call, exc)
                 outputs.append(_error("CheckFailed", str(exc)))
                 break
             except KernelGone as gone:
                 if not isinstance(gone.cause, _CallTimeout):
                     raise gone.cause from None
+                record(k, call, f"{call.target} did not finish within {self.timeout} s",
+                       "timeout")
                 self._timed_out(label)
                 outputs.append(_error("CellTimeoutError", f"{call.target} did not finish within "
                                       f"{self.timeout} s"))
@@ -359,8 +372,10 @@ class SandboxedExecute(Execute):
             except Exception as exc:  # a bug of the grader's, never the student's points
                 why = f"{type(exc).__name__}: {exc}"[:300]
                 self._report["grader_errors"].append(f"{label}: the check crashed ({why})")
+                record(k, call, exc, "grader error")
                 outputs.append(_error("GraderError", f"the check could not run: {why}"))
                 break
+            record(k, call)
         text = buf.getvalue()
         printed = "".join(link.printed)
         head = [NotebookNode(output_type="stream", name="stdout", text=text)] if text else []

@@ -17,7 +17,10 @@ root:
 5. the *merge*: each student's gradebook, once its schema is checked
    against the template's, into ``gradebook.db``, nbgrader's CSV export of
    it, and ``grades.csv`` with a status and the reasons behind it for every
-   student and assignment.
+   student and assignment;
+6. the *class report* (:mod:`lessonlib.grading.class_report`):
+   ``report.json`` and ``report.html``, made from ``grades.csv``'s rows and
+   the verdicts the workers recorded.
 
 Nothing is scored silently: a submission that could not be graded is
 ``failed`` with its reason and no score; one with anything a person should
@@ -97,7 +100,7 @@ from concurrent.futures.process import BrokenProcessPool
 from .audit import audit_notebook, reference_names
 from .course import Course, CourseError, release
 from .intake import cell_source, hidden_test_lines, read_submissions
-from . import report
+from . import class_report, report
 from . import sandbox as _sandbox
 from .report import COLUMNS, fmt
 from .jobs import build_template, export_grades, grade_student, init_worker
@@ -106,8 +109,8 @@ __all__ = ["grade", "release", "GradingError", "OutputLocked", "Terminated", "CO
            "LOCK_NAME"]
 
 # Swapped in this order (grades.csv first out of OUT, last into it).
-_OUTPUTS = ("grades.csv", "nbgrader_grades.csv", "gradebook.db", "feedback", "autograded",
-            "logs")
+_OUTPUTS = ("grades.csv", "report.json", "report.html", "nbgrader_grades.csv", "gradebook.db",
+            "feedback", "autograded", "logs")
 LOCK_NAME = ".lessonlib-grade.lock"
 _STAGING = ".lessonlib-staging-"
 _ASIDE = ".lessonlib-old-"
@@ -655,7 +658,8 @@ def grade(submissions, out, jobs=1, assignments=None, timeout=None, root=".", ec
     out : str
         Output folder: ``grades.csv``, ``feedback/<student>/<assignment>/``,
         ``autograded/`` (executed notebooks), ``gradebook.db`` (nbgrader's,
-        merged), ``nbgrader_grades.csv`` (nbgrader export), ``logs/``.
+        merged), ``nbgrader_grades.csv`` (nbgrader export), ``logs/``,
+        ``report.json`` and ``report.html`` (the class report).
         These are replaced together when the run completes, and left as
         they were by a run that does not; other files are left alone.
     jobs : int
@@ -721,6 +725,7 @@ def grade(submissions, out, jobs=1, assignments=None, timeout=None, root=".", ec
                 finally:
                     lock.release()
     report.summary(run, rows, graded, started)
+    run.echo(f"class report: {os.path.join(run.out, class_report.HTML_NAME)}")
     return rows
 
 
@@ -790,6 +795,7 @@ def _grade(run, wanted, started, pool):
         pool.discard()   # nothing left after close(); everything killed otherwise
     rows = report.rows(run, intake, graded, results, audits)
     report.write(run, rows, results)
+    class_report.write(run, rows, results, graded, echo=echo)
     return rows, graded
 
 
