@@ -25,7 +25,7 @@ module              checks
                     max_pool2d_backward, avg_pool2d_backward,
                     conv2d_backward, numerical_gradient,
                     kernel_loss_and_grad
-``lenet``           07: build_lenet, accuracy, train_step
+``lenet``           07: build_lenet, build_lenet5, accuracy, train_step
 ``beyond``          08: conv_param_count, grouped_conv2d,
                     pointwise_conv2d, depthwise_separable_conv2d,
                     dilated_conv2d, receptive_field, conv_transpose2d
