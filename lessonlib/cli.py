@@ -4,7 +4,7 @@
 
     lessonlib release [ASSIGNMENT ...]
     lessonlib grade SUBMISSIONS --out OUT [--jobs N] [--assignment A] [--timeout S]
-                    [--no-sandbox]
+                    [--no-sandbox] [--scheduler tcp://HOST:PORT]
     lessonlib --version
 
 Both run from the course root (the folder with ``nbgrader_config.py``),
@@ -125,6 +125,10 @@ def build_parser():
                    help="grade only this assignment (repeatable; default: all submitted)")
     g.add_argument("--timeout", type=_positive_float, default=None, metavar="SECONDS",
                    help="per-cell time limit (default: nbgrader_config.py's)")
+    g.add_argument("--scheduler", default=None, metavar="tcp://HOST:PORT",
+                   help="grade each student on the Dask cluster of this scheduler (needs "
+                        "lessonlib[cluster]; workers need lessonlib and bubblewrap; "
+                        "default: this machine)")
     g.add_argument("--no-sandbox", action="store_true",
                    help="grade without the bubblewrap sandbox (unsafe: for machines without "
                         "bubblewrap; every row is flagged)")
@@ -165,7 +169,8 @@ def main(argv=None):
             release(args.assignments, root=args.course)
         else:
             grade(args.submissions, args.out, jobs=args.jobs, assignments=args.assignment,
-                  timeout=args.timeout, root=args.course, sandbox=not args.no_sandbox)
+                  timeout=args.timeout, root=args.course, sandbox=not args.no_sandbox,
+                  scheduler=args.scheduler)
     except CourseError as exc:
         say(f"lessonlib {cmd}: error: {exc}")
         return EXIT_USAGE

@@ -155,6 +155,32 @@ def test_no_sandbox_reaches_grade(monkeypatch, tmp_path, flag, sandbox):
     assert seen["sandbox"] is sandbox
 
 
+def test_scheduler_reaches_grade_and_is_in_the_help(monkeypatch, tmp_path, capsys):
+    import lessonlib.grading.run as run
+    seen = {}
+    monkeypatch.setattr(run, "grade", lambda *a, **k: seen.update(k))
+    assert main(["grade", str(tmp_path), "--out", str(tmp_path / "o")]) == 0
+    assert seen["scheduler"] is None
+    assert main(["grade", str(tmp_path), "--out", str(tmp_path / "o"),
+                 "--scheduler", "tcp://127.0.0.1:8786"]) == 0
+    assert seen["scheduler"] == "tcp://127.0.0.1:8786"
+    with pytest.raises(SystemExit):
+        main(["grade", "--help"])
+    assert "--scheduler" in capsys.readouterr().out
+
+
+def test_scheduler_without_distributed_names_the_extra(monkeypatch, capsys, course, tmp_path):
+    import lessonlib.grading.distributed as dist
+    monkeypatch.setattr(dist, "available", lambda: False)
+    status = main(["--course", course, "grade", str(tmp_path / "subs"), "--out",
+                   str(tmp_path / "out"), "--scheduler", "tcp://127.0.0.1:8786"])
+    err = capsys.readouterr().err
+    assert status == 2
+    assert "lessonlib[cluster]" in err and "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "out").exists()
+
+
 def test_an_internal_error_is_one_line_and_a_log(monkeypatch, capsys, tmp_path):
     import tempfile
     import lessonlib.grading.run as run

@@ -72,6 +72,12 @@ Nothing is lost
   the pool: it is rebuilt, and the students that were in it are graded
   again one at a time, so that only the one whose grading kills its worker
   fails (with the reason). A job that raises fails its student only.
+* **Beyond one machine.** With ``scheduler`` (``--scheduler tcp://HOST:PORT``)
+  the students' jobs go to a Dask cluster as data, not paths
+  (:mod:`lessonlib.grading.distributed`); their results and files come back
+  into the same work folder, so the staging, the swap and the rollback are
+  the same. A worker that dies has its jobs retried elsewhere by Dask; a
+  student whose job still fails is ``failed`` with the reason.
 * **Reruns agree.** ``grades.csv`` holds no path, time or duration; its
   rows are sorted by student and assignment: the same inputs give the
   same bytes.
@@ -647,7 +653,7 @@ def _progress(k, n, sid, result, started):
 
 
 def grade(submissions, out, jobs=1, assignments=None, timeout=None, root=".", echo=print,
-          sandbox=True):
+          sandbox=True, scheduler=None):
     """Grade every submission with nbgrader; write grades, feedback and a summary.
 
     Parameters
@@ -679,6 +685,11 @@ def grade(submissions, out, jobs=1, assignments=None, timeout=None, root=".", ec
         Run the kernels in the bubblewrap sandbox (checked once the
         arguments and the course are, before anything else). Without it
         every row is flagged ``graded without a sandbox``.
+    scheduler : str, optional
+        Address of a Dask scheduler (``tcp://HOST:PORT``): every student's
+        job is sent to its cluster as data (:mod:`lessonlib.grading.distributed`);
+        the sandbox then runs on the workers. At least as many students as
+        the cluster has threads are in flight at once.
 
     Returns
     -------
@@ -702,7 +713,10 @@ def grade(submissions, out, jobs=1, assignments=None, timeout=None, root=".", ec
     if os.path.realpath(out) == os.path.realpath(course.root):
         raise GradingError(f"--out {out} is the course folder, whose gradebook.db nbgrader "
                            f"uses; choose another folder.")
-    if sandbox:
+    client = None
+    if scheduler is not None:
+        client = _connect(scheduler)   # before OUT is touched
+    elif sandbox:
         _sandbox.check_available()
     run = _Run(course, submissions, out, jobs, timeout, echo, sandbox)
     started = time.monotonic()
@@ -714,8 +728,17 @@ def grade(submissions, out, jobs=1, assignments=None, timeout=None, root=".", ec
             _recover(run.out, run.echo)
             procs = _Processes()
             run.make_folders()
-            rows, graded = _grade(run, wanted, started, _Pool(run.jobs, procs, [lock.fd]))
+            pool = _Pool(1 if client else run.jobs, procs, [lock.fd])
+            if client is not None:
+                from .distributed import DaskPool
+                pool = DaskPool(client, pool, run.work)
+                run.jobs = max(run.jobs, pool.width())
+            rows, graded = _grade(run, wanted, started, pool)
             _publish(run)
+            if client is not None:
+                for w in sorted(pool.workers.values(), key=lambda w: w.get("pid") or 0):
+                    run.echo(f"  graded on a Dask worker: pid {w.get('pid')}, "
+                             f"temporary folder {w.get('tmp')}")
         finally:
             with _signals_deferred():
                 try:
@@ -723,10 +746,25 @@ def grade(submissions, out, jobs=1, assignments=None, timeout=None, root=".", ec
                         procs.close()
                     run.remove_folders()
                 finally:
+                    try:
+                        if client is not None:
+                            client.close(timeout=10)
+                    except Exception:  # noqa: BLE001  a scheduler gone away
+                        pass
                     lock.release()
     report.summary(run, rows, graded, started)
     run.echo(f"class report: {os.path.join(run.out, class_report.HTML_NAME)}")
     return rows
+
+
+def _connect(address):
+    from . import distributed
+    try:
+        return distributed.connect(address)
+    except distributed.DistributedMissing as exc:
+        raise GradingError(str(exc)) from None
+    except OSError as exc:
+        raise GradingError(str(exc)) from None
 
 
 def _publish(run):
