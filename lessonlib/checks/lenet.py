@@ -87,11 +87,15 @@ def _one_seed_everywhere(arrays):
                for i in range(len(weights)) for j in range(i + 1, len(weights)))
 
 
-def check_build_lenet(student_fn, hidden=False, seed=0):
-    """Check ``build_lenet(rng=None)``: the layers, their shapes and the forward pass."""
-    name = "build_lenet"
+def _built_model(student_fn, name, seed, reference, shapes, advice):
+    """The student's model from ``student_fn(rng=seed)`` and its parameter arrays.
+
+    Refuses the reference builder, anything that is not a model, parameter
+    shapes other than ``shapes`` (``advice(got)`` says which layer), and one
+    int seed handed to every layer.
+    """
     _check_callable(student_fn, name)
-    student_fn = guard(student_fn, name, forbidden=["lessonlib.train.make_digits_cnn"])
+    student_fn = guard(student_fn, name, forbidden=[reference])
     model = _call(student_fn, name, rng=seed)
     if model is None:
         raise CheckFailed(f"{name} returned None. Did you forget `return model`?")
@@ -99,16 +103,24 @@ def check_build_lenet(student_fn, hidden=False, seed=0):
         raise CheckFailed(f"{name} must return a model (a lessonlib Sequential), got "
                           f"{type(model).__name__}.")
     arrays = [np.asarray(v) for v in model.params.values()]
-    shapes = [a.shape for a in arrays]
-    if shapes != LENET_SHAPES:
-        raise CheckFailed(f"The parameters of the model have shapes {shapes}, expected "
-                          f"{LENET_SHAPES}. {_shape_advice(shapes)}")
+    got = [a.shape for a in arrays]
+    if got != shapes:
+        raise CheckFailed(f"The parameters of the model have shapes {got}, expected "
+                          f"{shapes}. {advice(got)}")
     if _one_seed_everywhere(arrays):
         raise CheckFailed(
             f"The layers of the model from {name} start from the same random numbers: the "
             f"int seed `rng` was given to every layer, so each one draws the same initial "
             f"weights (identical up to scale). Make ONE generator, rng = "
             f"np.random.default_rng(rng), and pass that generator to every layer.")
+    return model, arrays
+
+
+def check_build_lenet(student_fn, hidden=False, seed=0):
+    """Check ``build_lenet(rng=None)``: the layers, their shapes and the forward pass."""
+    name = "build_lenet"
+    model, arrays = _built_model(student_fn, name, seed, "lessonlib.train.make_digits_cnn",
+                                 LENET_SHAPES, _shape_advice)
     rng = np.random.default_rng(seed + 1)
     sizes = [2, 1, 5] if hidden else [2, 1]
     n = 0
@@ -183,24 +195,8 @@ def _lenet5_advice(got):
 def check_build_lenet5(student_fn, hidden=False, seed=0):
     """Check ``build_lenet5(rng=None)``: LeNet-5's layers, shapes and forward pass on 28x28."""
     name = "build_lenet5"
-    _check_callable(student_fn, name)
-    student_fn = guard(student_fn, name, forbidden=["lessonlib.train.mnist.make_lenet5"])
-    model = _call(student_fn, name, rng=seed)
-    if model is None:
-        raise CheckFailed(f"{name} returned None. Did you forget `return model`?")
-    if not (hasattr(model, "params") and callable(getattr(model, "forward", None))):
-        raise CheckFailed(f"{name} must return a model (a lessonlib Sequential), got "
-                          f"{type(model).__name__}.")
-    arrays = [np.asarray(v) for v in model.params.values()]
-    shapes = [a.shape for a in arrays]
-    if shapes != LENET5_SHAPES:
-        raise CheckFailed(f"The parameters of the model have shapes {shapes}, expected "
-                          f"{LENET5_SHAPES}. {_lenet5_advice(shapes)}")
-    if _one_seed_everywhere(arrays):
-        raise CheckFailed(
-            f"The layers of the model from {name} start from the same random numbers: the "
-            f"int seed `rng` was given to every layer. Make ONE generator, rng = "
-            f"np.random.default_rng(rng), and pass that generator to every layer.")
+    model, arrays = _built_model(student_fn, name, seed, "lessonlib.train.mnist.make_lenet5",
+                                 LENET5_SHAPES, _lenet5_advice)
     rng = np.random.default_rng(seed + 1)
     n = 0
     for size in ([3, 1, 4] if hidden else [2, 1]):
