@@ -16,6 +16,11 @@ settings.register_profile(
 )
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
+# tests/_without_torch/torch.py stands in for PyTorch only when `make test` puts that
+# folder on PYTHONPATH. Collected as a module (--doctest-modules), it would put the
+# folder on sys.path and hide the real PyTorch from every later test of the worker.
+collect_ignore = ["_without_torch"]
+
 
 @pytest.fixture
 def rng():
