@@ -116,6 +116,14 @@ def _built_model(student_fn, name, seed, reference, shapes, advice):
     return model, arrays
 
 
+def _backward_reaches_the_input(model, rng, x_shape):
+    """``model.backward`` after the last forward pass (a batch of ``x_shape``) gives dx."""
+    dx = _call(model.backward, "model.backward", rng.standard_normal((x_shape[0], 10)))
+    if np.shape(dx) != x_shape:
+        raise CheckFailed(f"model.backward returned shape {np.shape(dx)}, expected "
+                          f"{x_shape}: build the model from lessonlib layers.")
+
+
 def check_build_lenet(student_fn, hidden=False, seed=0):
     """Check ``build_lenet(rng=None)``: the layers, their shapes and the forward pass."""
     name = "build_lenet"
@@ -145,11 +153,7 @@ def check_build_lenet(student_fn, hidden=False, seed=0):
                                  if len(g) != 2 or g[-1] != 10 else ""))
         n += 1
     if hidden:
-        dout = rng.standard_normal((5, 10))
-        dx = _call(model.backward, "model.backward", dout)
-        if np.shape(dx) != (5, 1, 8, 8):
-            raise CheckFailed(f"model.backward returned shape {np.shape(dx)}, expected "
-                              f"(5, 1, 8, 8): build the model from lessonlib layers.")
+        _backward_reaches_the_input(model, rng, (5, 1, 8, 8))
         n += 1
     passed(name, n)
 
@@ -226,11 +230,7 @@ def check_build_lenet5(student_fn, hidden=False, seed=0):
                                  if len(g) != 2 or g[-1] != 10 else ""))
         n += 1
     if hidden:
-        dout = rng.standard_normal((4, 10))
-        dx = _call(model.backward, "model.backward", dout)
-        if np.shape(dx) != (4, 1, 28, 28):
-            raise CheckFailed(f"model.backward returned shape {np.shape(dx)}, expected "
-                              f"(4, 1, 28, 28): build the model from lessonlib layers.")
+        _backward_reaches_the_input(model, rng, (4, 1, 28, 28))
         n += 1
     passed(name, n)
 
