@@ -4,7 +4,7 @@
 
     lessonlib release [ASSIGNMENT ...]
     lessonlib grade SUBMISSIONS --out OUT [--jobs N] [--assignment A] [--timeout S]
-                    [--no-sandbox] [--scheduler tcp://HOST:PORT]
+                    [--no-sandbox] [--scheduler tcp://HOST:PORT] [--gradebook URL]
     lessonlib --version
 
 Both run from the course root (the folder with ``nbgrader_config.py``),
@@ -20,7 +20,9 @@ Exit status
 2
     a usage, course or lock error: a wrong argument, not a course folder,
     an unknown assignment, another run writing to the same OUT, nbgrader
-    or bubblewrap missing. The message says what to do.
+    or bubblewrap missing, a ``--gradebook`` that cannot be reached
+    (before OUT is touched) or written (OUT then has every result). The
+    message says what to do.
 130, 143
     interrupted by Ctrl-C (SIGINT) or stopped by SIGTERM: a grading run
     that did not finish leaves OUT's previous results as they were.
@@ -44,7 +46,8 @@ exit status:
   0         done
   1         unexpected internal error (one line here, the traceback in the log it names)
   2         usage, course or lock error (wrong argument, not a course folder, another
-            run writing to the same OUT, nbgrader or bubblewrap missing)
+            run writing to the same OUT, nbgrader or bubblewrap missing, a --gradebook
+            that cannot be reached or written)
   130, 143  interrupted (Ctrl-C) or stopped (SIGTERM): OUT keeps its previous results
 """
 
@@ -129,6 +132,11 @@ def build_parser():
                    help="grade each student on the Dask cluster of this scheduler (needs "
                         "lessonlib[cluster]; workers need lessonlib and bubblewrap; "
                         "default: this machine)")
+    g.add_argument("--gradebook", default=None, metavar="URL",
+                   help="also write the grades into this nbgrader database once OUT is "
+                        "written, e.g. the course's: sqlite:////abs/path/gradebook.db or "
+                        "postgresql+psycopg://user:password@host/db (needs psycopg); "
+                        "a rerun updates it and keeps manual grades")
     g.add_argument("--no-sandbox", action="store_true",
                    help="grade without the bubblewrap sandbox (unsafe: for machines without "
                         "bubblewrap; every row is flagged)")
@@ -170,7 +178,7 @@ def main(argv=None):
         else:
             grade(args.submissions, args.out, jobs=args.jobs, assignments=args.assignment,
                   timeout=args.timeout, root=args.course, sandbox=not args.no_sandbox,
-                  scheduler=args.scheduler)
+                  scheduler=args.scheduler, gradebook_url=args.gradebook)
     except CourseError as exc:
         say(f"lessonlib {cmd}: error: {exc}")
         return EXIT_USAGE

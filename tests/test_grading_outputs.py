@@ -284,7 +284,7 @@ def _crash_while_grading(monkeypatch, g):
 def _crash_in_merge(monkeypatch, g):
     def merge(*a, **k):
         raise Boom("merge")
-    monkeypatch.setattr(report, "merge", merge)
+    monkeypatch.setattr(grun.gradebook, "merge", merge)
 
 
 def _crash_in_export(monkeypatch, g):
@@ -653,63 +653,8 @@ def test_check_schema_refuses_a_file_that_is_no_database(template_db, tmp_path):
         report.check_schema(template_db, tmp_path / "worker.db")
 
 
-def _course_id(db):
-    con = sqlite3.connect(db)
-    try:
-        return con.execute("SELECT id FROM course").fetchone()[0]
-    finally:
-        con.close()
-
-
-@pytest.mark.filterwarnings("ignore:Object of type")   # nbgrader's own SQLAlchemy warnings
-def test_merge_copies_a_submission_nbgrader_made(template_db, tmp_path, monkeypatch):
-    from nbgrader.api import Gradebook, MissingEntry
-    monkeypatch.setenv("PATH", nbgrader_env()["PATH"])
-    made, target = tmp_path / "worker.db", tmp_path / "merged.db"
-    shutil.copy(template_db, made)
-    shutil.copy(template_db, target)
-    cid = _course_id(template_db)
-    with Gradebook(f"sqlite:///{made}", cid) as gb:
-        gb.add_student("ann", first_name="Ann")
-        for a in NOTEBOOKS:
-            gb.add_submission(a, "ann")
-        cells = sorted(c.name for c in gb.find_notebook("alpha", "01_alpha").grade_cells)
-        assert len(cells) == 2
-        for name, score in zip(cells, (2, 0.5)):
-            gb.find_grade(name, "alpha", "01_alpha", "ann").auto_score = score
-        gb.db.commit()
-    folder = tmp_path / "odd ?#% name"   # a URI needs these quoted
-    folder.mkdir()
-    worker = folder / "worker.db"
-    shutil.copy(made, worker)
-    assert report.check_schema(template_db, worker) == []
-    data = worker.read_bytes()
-    report.merge(str(target), "ann", str(worker), ["01_alpha"])
-    assert worker.read_bytes() == data
-    with Gradebook(f"sqlite:///{target}", cid) as gb:
-        assert gb.find_student("ann").first_name == "Ann"
-        assert gb.find_submission("01_alpha", "ann").score == 2.5
-        with pytest.raises(MissingEntry):          # not in the assignments merged
-            gb.find_submission("02_beta", "ann")
-
-
-def test_the_student_gradebook_is_attached_read_only(template_db, tmp_path):
-    folder = tmp_path / "odd ?#% name"
-    folder.mkdir()
-    worker, target = folder / "worker.db", tmp_path / "merged.db"
-    shutil.copy(template_db, worker)
-    shutil.copy(template_db, target)
-    con = sqlite3.connect(target, uri=True)
-    report._attach_ro(con, str(worker))
-    with pytest.raises(sqlite3.OperationalError, match="readonly"):
-        con.execute("INSERT INTO w.student (id) VALUES ('x')")
-    con.close()
-    # negative control: attached the plain way, it could be written
-    con = sqlite3.connect(target)
-    con.execute("ATTACH DATABASE ? AS w", (str(worker),))
-    con.execute("INSERT INTO w.student (id) VALUES ('x')")
-    con.rollback()
-    con.close()
+# merging through nbgrader's API, read-only, on SQLite and PostgreSQL:
+# tests/test_grading_gradebook.py
 
 
 # ----------------------------------------------------------------------------------------

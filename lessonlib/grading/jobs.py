@@ -305,8 +305,6 @@ def export_grades(spec):
 
     ``spec``: ``db`` (path), ``course_id``, ``to`` (CSV path).
     """
-    from nbgrader.api import Gradebook
-    from nbgrader.plugins import CsvExportPlugin
-    with Gradebook("sqlite:///" + spec["db"], spec["course_id"]) as gb:
-        CsvExportPlugin(to=spec["to"], log=_logger("export")).export(gb)
-    return spec["to"]
+    from .gradebook import export_csv, sqlite_url
+    return export_csv(sqlite_url(spec["db"], read_only=True), spec["course_id"], spec["to"],
+                      log=_logger("export"))

@@ -2,10 +2,8 @@
 
 :func:`check_schema` compares a student's gradebook with the template's
 (anything beyond nbgrader's schema, such as a trigger, is tampering);
-:func:`merge` copies one student's graded submissions from their own
-gradebook, opened read-only, into the run's ``gradebook.db`` (all
-gradebooks come from the same template, so assignments, notebooks and
-cells share their ids). :func:`rows` turns what the intake, the audit and
+the merge itself goes through nbgrader's API (:mod:`lessonlib.grading.gradebook`).
+:func:`rows` turns what the intake, the audit and
 the workers found into one row per student and assignment, with a status
 and its reasons; :func:`write` writes them (cells escaped against formula
 injection, :func:`csv_cell`) and :func:`summary` prints them (control
@@ -23,7 +21,9 @@ import sys
 import time
 from urllib.parse import quote
 
-__all__ = ["COLUMNS", "NO_SANDBOX", "check_schema", "merge", "rows", "write", "summary", "fmt",
+from . import gradebook
+
+__all__ = ["COLUMNS", "NO_SANDBOX", "check_schema", "rows", "write", "summary", "fmt",
            "csv_cell", "printable"]
 
 COLUMNS = ["student_id", "assignment", "score", "max_score", "status", "flags"]
@@ -41,11 +41,6 @@ def _ro_uri(path):
 
 def _connect_ro(path):
     return sqlite3.connect(_ro_uri(path), uri=True)
-
-
-def _attach_ro(con, path, name="w"):
-    """Attach ``path`` read-only as schema ``name`` (``con`` opened with ``uri=True``)."""
-    con.execute(f"ATTACH DATABASE ? AS {name}", (_ro_uri(path),))
 
 
 def _schema(con):
@@ -97,56 +92,6 @@ def check_schema(template_db, db):
     if len(problems) > 6:
         problems = problems[:5] + [f"{len(problems) - 5} more"]
     return problems
-
-
-def _max_scores(db):
-    con = _connect_ro(db)
-    try:
-        rows = con.execute(
-            "SELECT a.name, SUM(g.max_score) FROM grade_cells g JOIN base_cell b ON g.id = b.id "
-            "JOIN notebook n ON b.notebook_id = n.id JOIN assignment a ON n.assignment_id = a.id "
-            "GROUP BY a.name").fetchall()
-    finally:
-        con.close()
-    return {a: float(s or 0) for a, s in rows}
-
-
-def merge(target, student, worker_db, assignments):
-    """Copy one student's submissions of ``assignments`` into the merged gradebook.
-
-    Parameters
-    ----------
-    target : str
-        The merged gradebook (a copy of the template's).
-    student : str
-    worker_db : str
-        The student's own gradebook, made from the same template and
-        checked with :func:`check_schema`; it is opened read-only.
-    assignments : sequence of str
-        The assignments graded successfully (failed ones are left out).
-    """
-    con = sqlite3.connect(target, uri=True)
-    try:
-        con.execute("PRAGMA trusted_schema = OFF")
-        _attach_ro(con, worker_db)
-        con.execute("INSERT OR REPLACE INTO student SELECT * FROM w.student WHERE id = ?",
-                    (student,))
-        for a in assignments:
-            subs = ("SELECT sa.id FROM w.submitted_assignment sa JOIN w.assignment x ON "
-                    "sa.assignment_id = x.id WHERE x.name = ? AND sa.student_id = ?")
-            nbs = f"SELECT id FROM w.submitted_notebook WHERE assignment_id IN ({subs})"
-            p = (a, student)
-            con.execute(f"INSERT OR REPLACE INTO submitted_assignment SELECT * FROM "
-                        f"w.submitted_assignment WHERE id IN ({subs})", p)
-            con.execute(f"INSERT OR REPLACE INTO submitted_notebook SELECT * FROM "
-                        f"w.submitted_notebook WHERE id IN ({nbs})", p)
-            for table in ("grade", "comment"):
-                con.execute(f"INSERT OR REPLACE INTO {table} SELECT * FROM w.{table} "
-                            f"WHERE notebook_id IN ({nbs})", p)
-        con.commit()
-        con.execute("DETACH DATABASE w")
-    finally:
-        con.close()
 
 
 def fmt(x):
@@ -258,7 +203,8 @@ def rows(run, intake, graded, results, audits):
         Rows with the keys of :data:`COLUMNS`, sorted by student then assignment.
     """
     template_db = getattr(run, "template_db", None) or os.path.join(run.template, "gradebook.db")
-    max_scores = _max_scores(template_db)
+    max_scores = gradebook.max_scores(gradebook.sqlite_url(template_db, read_only=True),
+                                      run.course.course_id)
     exported = _exported(os.path.join(_dest(run), "nbgrader_grades.csv"))
     places = _placeholders(run)
     sandboxed = getattr(run, "sandbox", True)

@@ -106,7 +106,9 @@ from concurrent.futures.process import BrokenProcessPool
 from .audit import audit_notebook, reference_names
 from .course import Course, CourseError, release
 from .intake import cell_source, hidden_test_lines, read_submissions
-from . import class_report, report
+from sqlalchemy.exc import SQLAlchemyError
+
+from . import class_report, gradebook, report
 from . import sandbox as _sandbox
 from .report import COLUMNS, fmt
 from .jobs import build_template, export_grades, grade_student, init_worker
@@ -653,7 +655,7 @@ def _progress(k, n, sid, result, started):
 
 
 def grade(submissions, out, jobs=1, assignments=None, timeout=None, root=".", echo=print,
-          sandbox=True, scheduler=None):
+          sandbox=True, scheduler=None, gradebook_url=None):
     """Grade every submission with nbgrader; write grades, feedback and a summary.
 
     Parameters
@@ -690,6 +692,13 @@ def grade(submissions, out, jobs=1, assignments=None, timeout=None, root=".", ec
         job is sent to its cluster as data (:mod:`lessonlib.grading.distributed`);
         the sandbox then runs on the workers. At least as many students as
         the cluster has threads are in flight at once.
+    gradebook_url : str, optional
+        An nbgrader database (SQLAlchemy URL: ``sqlite:////abs/gradebook.db``,
+        ``postgresql+psycopg://user:password@host/db``), for example the
+        course's own: once OUT is written, the graded assignments and
+        submissions are written there too, through nbgrader's API
+        (:mod:`lessonlib.grading.gradebook`). It is checked before OUT is
+        touched; a rerun updates what it wrote and keeps manual grades.
 
     Returns
     -------
@@ -700,7 +709,9 @@ def grade(submissions, out, jobs=1, assignments=None, timeout=None, root=".", ec
     ------
     GradingError
         For wrong arguments or a course nbgrader cannot build;
-        :class:`OutputLocked` when another run writes to ``out``.
+        :class:`OutputLocked` when another run writes to ``out``; when
+        ``gradebook_url`` cannot be reached (before OUT is touched) or
+        written (after OUT is, and the summary printed).
     lessonlib.grading.sandbox.SandboxUnavailable
         When ``sandbox`` is true and bubblewrap cannot run here.
     Terminated
@@ -713,6 +724,11 @@ def grade(submissions, out, jobs=1, assignments=None, timeout=None, root=".", ec
     if os.path.realpath(out) == os.path.realpath(course.root):
         raise GradingError(f"--out {out} is the course folder, whose gradebook.db nbgrader "
                            f"uses; choose another folder.")
+    if gradebook_url is not None:
+        try:
+            gradebook.check_url(gradebook_url)   # before OUT is touched
+        except gradebook.GradebookError as exc:
+            raise GradingError(str(exc)) from None
     client = None
     if scheduler is not None:
         client = _connect(scheduler)   # before OUT is touched
@@ -735,6 +751,7 @@ def grade(submissions, out, jobs=1, assignments=None, timeout=None, root=".", ec
                 run.jobs = max(run.jobs, pool.width())
             rows, graded = _grade(run, wanted, started, pool)
             _publish(run)
+            unwritten = None if gradebook_url is None else _write_gradebook(run, gradebook_url)
             if client is not None:
                 for w in sorted(pool.workers.values(), key=lambda w: w.get("pid") or 0):
                     run.echo(f"  graded on a Dask worker: pid {w.get('pid')}, "
@@ -754,7 +771,26 @@ def grade(submissions, out, jobs=1, assignments=None, timeout=None, root=".", ec
                     lock.release()
     report.summary(run, rows, graded, started)
     run.echo(f"class report: {os.path.join(run.out, class_report.HTML_NAME)}")
+    if unwritten:
+        raise GradingError(unwritten)
     return rows
+
+
+def _write_gradebook(run, url):
+    """Write OUT's merged gradebook into the one at ``url``; the reason if it fails."""
+    merged = gradebook.sqlite_url(os.path.join(run.out, "gradebook.db"), read_only=True)
+    course_id, shown = run.course.course_id, gradebook.show_url(url)
+    try:
+        gradebook.copy_definitions(merged, url, course_id)
+        pairs = gradebook.submissions(merged, course_id)
+        n = gradebook.merge(merged, url, course_id, pairs)
+    except (SQLAlchemyError, ValueError, OSError) as exc:
+        first = " ".join(str(getattr(exc, "orig", None) or exc).split())[:300]
+        return (f"--gradebook {shown}: not completely written ({type(exc).__name__}: {first}); "
+                f"OUT has every result, and a rerun writes the gradebook again")
+    run.echo(f"gradebook {shown}: {n} submission(s) of "
+             f"{len({s for s, _ in pairs})} student(s) written")
+    return None
 
 
 def _connect(address):
@@ -914,8 +950,11 @@ def _merge_student(run, merged, sid, res):
         if problems:
             reason = f"the student's gradebook was tampered with ({', '.join(problems)})"
         else:
-            report.merge(merged, sid, worker_db, ok)
-    except (sqlite3.Error, OSError) as exc:
+            gradebook.merge(gradebook.sqlite_url(worker_db, read_only=True),
+                            gradebook.sqlite_url(merged), run.course.course_id,
+                            [(sid, a) for a in ok])
+    except (sqlite3.Error, OSError, ValueError, SQLAlchemyError) as exc:
+        # ValueError: nbgrader's MissingEntry and InvalidEntry
         reason = f"the student's gradebook could not be merged ({type(exc).__name__}: {exc})"
     if reason:
         for a in ok:
