@@ -218,8 +218,11 @@ def conv2d_backward(dout, x, weight, stride=1, padding=0, dilation=1, groups=1):
         The forward input.
     weight : ndarray of shape (C_out, C_in // groups, kH, kW)
         The forward filters.
-    stride, padding, dilation, groups
-        As given to :func:`conv2d`.
+    stride : int or tuple of (int, int), default 1
+    padding : int or tuple of (int, int) or {"valid", "same", "full"}, default 0
+    dilation : int or tuple of (int, int), default 1
+    groups : int, default 1
+        ``stride``, ``padding``, ``dilation`` and ``groups`` as given to :func:`conv2d`.
 
     Returns
     -------
@@ -274,8 +277,10 @@ def depthwise_separable_conv2d(x, depthwise_weight, pointwise_weight, depthwise_
         Channel mixing (``(C_out, C_in * m, 1, 1)`` with a multiplier ``m``).
     depthwise_bias : ndarray of shape (C_in,), optional
     pointwise_bias : ndarray of shape (C_out,), optional
-    stride, padding, dilation
-        Of the depthwise step, as in :func:`conv2d`.
+    stride : int or tuple of (int, int), default 1
+    padding : int or tuple of (int, int) or {"valid", "same", "full"}, default 0
+    dilation : int or tuple of (int, int), default 1
+        ``stride``, ``padding`` and ``dilation`` of the depthwise step, as in :func:`conv2d`.
 
     Returns
     -------

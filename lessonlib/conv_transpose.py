@@ -142,8 +142,12 @@ def conv_transpose2d_backward(dout, x, weight, stride=1, padding=0, output_paddi
         The forward input.
     weight : ndarray of shape (C_in, C_out // groups, kH, kW)
         The forward filters.
-    stride, padding, output_padding, groups, dilation
-        As given to :func:`conv_transpose2d`.
+    stride : int or tuple of (int, int), default 1
+    padding : int or tuple of (int, int), default 0
+    output_padding : int or tuple of (int, int), default 0
+    groups : int, default 1
+    dilation : int or tuple of (int, int), default 1
+        These five as given to :func:`conv_transpose2d`.
 
     Returns
     -------
