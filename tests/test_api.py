@@ -117,7 +117,7 @@ ARRAY_TYPE = re.compile(r"\b(ndarray|array_like)\b")
 
 
 def docstring_errors(obj, codes=NUMPYDOC_CODES, needs_shape=False):
-    """The ``(code, message)`` pairs that ``obj``'s docstring fails, among ``codes`` and SH01-SH02."""
+    """The ``(code, message)`` pairs ``obj``'s docstring fails: ``codes``, SH01, SH02."""
     doc = get_doc_object(obj)
     errors = [(code, msg) for code, msg in validate(doc)["errors"] if code in codes]
     if needs_shape and not re.search(r"of shape \(", inspect.getdoc(obj) or ""):
