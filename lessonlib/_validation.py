@@ -141,13 +141,3 @@ def as_pair(value, name, minimum=1):
             )
         out.append(int(item))
     return out[0], out[1]
-
-
-def check_finite(x, name):
-    """Raise ``ValueError`` if ``x`` holds nan or inf."""
-    if not np.all(np.isfinite(x)):
-        bad = int(np.size(x) - np.count_nonzero(np.isfinite(x)))
-        raise ValueError(
-            f"{name} must be finite, got {bad} nan/inf value(s). "
-            f"Look for an overflow earlier in the computation (e.g. np.exp of a large number)."
-        )

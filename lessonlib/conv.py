@@ -17,8 +17,6 @@ holds the same functions written with plain loops.
 
 from __future__ import annotations
 
-import numpy as np  # noqa: F401  (the examples in the docstrings use np)
-
 from . import conv_im2col as fast
 from ._validation import as_float_array, as_pair, check_int, result_dtype
 from .arithmetic import conv_output_size
@@ -194,6 +192,7 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
 
     Examples
     --------
+    >>> import numpy as np
     >>> x = np.arange(9.0).reshape(1, 1, 3, 3)
     >>> conv2d(x, np.ones((1, 1, 2, 2)))[0, 0].tolist()
     [[8.0, 12.0], [20.0, 24.0]]
@@ -218,8 +217,11 @@ def conv2d_backward(dout, x, weight, stride=1, padding=0, dilation=1, groups=1):
         The forward input.
     weight : ndarray of shape (C_out, C_in // groups, kH, kW)
         The forward filters.
-    stride, padding, dilation, groups
-        As given to :func:`conv2d`.
+    stride : int or tuple of (int, int), default 1
+    padding : int or tuple of (int, int) or {"valid", "same", "full"}, default 0
+    dilation : int or tuple of (int, int), default 1
+    groups : int, default 1
+        ``stride``, ``padding``, ``dilation`` and ``groups`` as given to :func:`conv2d`.
 
     Returns
     -------
@@ -230,6 +232,7 @@ def conv2d_backward(dout, x, weight, stride=1, padding=0, dilation=1, groups=1):
 
     Examples
     --------
+    >>> import numpy as np
     >>> x, w = np.ones((1, 1, 3, 3)), np.ones((1, 1, 2, 2))
     >>> dx, dw, db = conv2d_backward(np.ones((1, 1, 2, 2)), x, w)
     >>> dx[0, 0].tolist()          # how many windows cover each pixel
@@ -274,8 +277,10 @@ def depthwise_separable_conv2d(x, depthwise_weight, pointwise_weight, depthwise_
         Channel mixing (``(C_out, C_in * m, 1, 1)`` with a multiplier ``m``).
     depthwise_bias : ndarray of shape (C_in,), optional
     pointwise_bias : ndarray of shape (C_out,), optional
-    stride, padding, dilation
-        Of the depthwise step, as in :func:`conv2d`.
+    stride : int or tuple of (int, int), default 1
+    padding : int or tuple of (int, int) or {"valid", "same", "full"}, default 0
+    dilation : int or tuple of (int, int), default 1
+        ``stride``, ``padding`` and ``dilation`` of the depthwise step, as in :func:`conv2d`.
 
     Returns
     -------
@@ -285,6 +290,7 @@ def depthwise_separable_conv2d(x, depthwise_weight, pointwise_weight, depthwise_
 
     Examples
     --------
+    >>> import numpy as np
     >>> x = np.ones((1, 2, 4, 4))
     >>> y = depthwise_separable_conv2d(x, np.ones((2, 1, 3, 3)), np.ones((5, 2, 1, 1)))
     >>> y.shape, float(y[0, 0, 0, 0])

@@ -17,8 +17,6 @@ is conv2d's forward. Semantics, shapes and argument order are those of
 
 from __future__ import annotations
 
-import numpy as np  # noqa: F401  (the examples in the docstrings use np)
-
 from . import conv_im2col as fast
 from ._validation import as_float_array, as_pair, check_int, result_dtype
 from .arithmetic import conv_transpose_output_size
@@ -114,6 +112,7 @@ def conv_transpose2d(x, weight, bias=None, stride=1, padding=0, output_padding=0
 
     Examples
     --------
+    >>> import numpy as np
     >>> conv_transpose2d(np.ones((1, 1, 2, 2)), np.ones((1, 1, 2, 2)))[0, 0].tolist()
     [[1.0, 2.0, 1.0], [2.0, 4.0, 2.0], [1.0, 2.0, 1.0]]
     >>> conv_transpose2d(np.ones((1, 1, 2, 2)), np.ones((1, 1, 2, 2)), stride=2)[0, 0].tolist()
@@ -142,8 +141,12 @@ def conv_transpose2d_backward(dout, x, weight, stride=1, padding=0, output_paddi
         The forward input.
     weight : ndarray of shape (C_in, C_out // groups, kH, kW)
         The forward filters.
-    stride, padding, output_padding, groups, dilation
-        As given to :func:`conv_transpose2d`.
+    stride : int or tuple of (int, int), default 1
+    padding : int or tuple of (int, int), default 0
+    output_padding : int or tuple of (int, int), default 0
+    groups : int, default 1
+    dilation : int or tuple of (int, int), default 1
+        These five as given to :func:`conv_transpose2d`.
 
     Returns
     -------
@@ -155,6 +158,7 @@ def conv_transpose2d_backward(dout, x, weight, stride=1, padding=0, output_paddi
 
     Examples
     --------
+    >>> import numpy as np
     >>> dx, dw, db = conv_transpose2d_backward(np.ones((1, 1, 3, 3)), np.ones((1, 1, 2, 2)),
     ...                                        np.ones((1, 1, 2, 2)))
     >>> dx[0, 0].tolist(), dw[0, 0].tolist(), db.tolist()

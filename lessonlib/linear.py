@@ -11,8 +11,6 @@ backward pass is three matrix products::
 
 from __future__ import annotations
 
-import numpy as np
-
 from ._validation import as_float_array, result_dtype
 
 __all__ = ["flatten", "linear", "linear_backward"]
@@ -80,6 +78,7 @@ def linear(x, weight, bias=None):
 
     Examples
     --------
+    >>> import numpy as np
     >>> linear(np.ones((1, 3)), np.arange(6.0).reshape(2, 3), np.array([0.5, 0.0]))
     array([[ 3.5, 12. ]])
     """

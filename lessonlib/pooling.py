@@ -213,8 +213,10 @@ def max_pool2d_backward(dout, x, kernel_size, stride=None, padding=0):
         Gradient of the loss with respect to the pooling output.
     x : ndarray of shape (N, C, H, W)
         The forward input.
-    kernel_size, stride, padding
-        As in the forward call.
+    kernel_size : int or (int, int)
+    stride : int or (int, int), optional
+    padding : int or (int, int), default 0
+        ``kernel_size``, ``stride`` and ``padding`` as in the forward call.
 
     Returns
     -------
@@ -280,8 +282,10 @@ def avg_pool2d_backward(dout, x, kernel_size, stride=None, padding=0):
         Gradient of the loss with respect to the pooling output.
     x : ndarray of shape (N, C, H, W)
         The forward input (only its shape is used).
-    kernel_size, stride, padding
-        As in the forward call.
+    kernel_size : int or (int, int)
+    stride : int or (int, int), optional
+    padding : int or (int, int), default 0
+        ``kernel_size``, ``stride`` and ``padding`` as in the forward call.
 
     Returns
     -------

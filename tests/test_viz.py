@@ -65,7 +65,6 @@ def test_explorer_is_a_static_figure_without_widgets():
 
 
 def test_explorer_widget_carries_a_png_for_viewers_without_widgets():
-    pytest.importorskip("ipywidgets")
     box = viz.sliding_window_explorer(n=6, kernel_size=2, interactive=True)
     bundle = box._repr_mimebundle_()
     assert "image/png" in bundle and "text/plain" in bundle

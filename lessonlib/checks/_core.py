@@ -49,7 +49,6 @@ __all__ = ["CheckFailed", "ForbiddenCall", "Case", "Diagnosis", "ShapeDiagnosis"
 _isclose = np.isclose
 _asarray = np.asarray
 _abs = np.abs
-_isnan = np.isnan
 _isfinite = np.isfinite
 _array_equal = np.array_equal
 _ndarray = np.ndarray

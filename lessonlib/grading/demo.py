@@ -380,11 +380,6 @@ DEMO_STUDENTS = {
 }
 
 
-def _source(cell):
-    s = cell["source"]
-    return "".join(s) if isinstance(s, list) else s
-
-
 def _apply(nb, plan):
     nb = copy.deepcopy(nb)
     cells = nb["cells"]
