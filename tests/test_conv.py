@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from lessonlib import conv2d, conv2d_backward, depthwise_separable_conv2d
 from lessonlib._validation import tolerances
-from lessonlib.conv_loops import conv2d_backward_loops, conv2d_loops
+from lessonlib.loops.conv import conv2d_backward_loops, conv2d_loops
 
 
 def same_values(a, b):
@@ -284,7 +284,7 @@ def test_inf_in_input_or_weight_spreads_like_torch(torch, rng, monkeypatch):
     expected = torch_conv2d(torch, x, w, None, **kw, backward_of=dout)[:2]
     assert nan_and_values_agree(conv2d_backward(dout, x, w, **kw)[:2], expected)
     # negative control: without zeroing the extra positions, nan leaks and the check fails
-    import lessonlib.conv_im2col as fast
+    import lessonlib.fast.im2col as fast
     monkeypatch.setattr(fast, "_zero_cropped", lambda arr, plan: None)
     assert not nan_and_values_agree(conv2d_backward(dout, x, w, **kw)[:2], expected)
 

@@ -14,10 +14,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-import lessonlib.conv_im2col as fast
+import lessonlib.fast.im2col as fast
 from lessonlib import conv2d, conv2d_backward, conv_transpose2d, conv_transpose2d_backward
 from lessonlib._validation import tolerances
-from lessonlib.conv_loops import conv2d_backward_loops, conv2d_loops, conv_transpose2d_loops
+from lessonlib.loops.conv import conv2d_backward_loops, conv2d_loops, conv_transpose2d_loops
 
 
 def same_values(a, b):

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from lessonlib import conv2d, conv2d_backward, conv_transpose2d, conv_transpose2d_backward
-from lessonlib.conv_loops import conv2d_backward_loops
+from lessonlib.loops.conv import conv2d_backward_loops
 
 EPS = 1e-6
 RTOL, ATOL = 1e-5, 1e-7     # central differences in float64: error ~ EPS**2 + round-off / EPS

@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 
 from lessonlib import conv2d, conv_transpose2d, conv_transpose2d_backward
 from lessonlib._validation import tolerances
-from lessonlib.conv_loops import conv_transpose2d_loops
+from lessonlib.loops.conv import conv_transpose2d_loops
 
 
 def same_values(a, b):

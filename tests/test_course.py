@@ -24,6 +24,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from lessonlib.grading.course import nbgrader_env
+
 ROOT = Path(__file__).resolve().parents[1]
 SOLUTIONS = ROOT / "solutions"
 RELEASE = ROOT / "course"
@@ -47,9 +49,7 @@ pytestmark = pytest.mark.slow
 
 
 def _env():
-    env = dict(os.environ)
-    # nbgrader runs `alembic` and the kernel from this environment.
-    env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")
+    env = nbgrader_env()   # nbgrader runs `alembic` and the kernel from this environment
     env.pop("MPLBACKEND", None)
     return env
 

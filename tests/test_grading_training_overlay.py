@@ -162,8 +162,8 @@ STUDENT = textwrap.dedent("""
 
 
 @pytest.mark.parametrize("name, label", [
-    ("batch_norm2d", "lessonlib.layers_norm.BatchNorm2d.forward"),
-    ("dropout", "lessonlib.layers_norm.Dropout.forward"),
+    ("batch_norm2d", "lessonlib.nn.normalization.BatchNorm2d.forward"),
+    ("dropout", "lessonlib.nn.normalization.Dropout.forward"),
     ("random_shifts", "lessonlib.augment.shift_images"),
 ])
 def test_a_function_built_on_the_kept_layers_is_refused_in_the_kernel(overlay, tmp_path, name,

@@ -13,7 +13,7 @@ from scipy import ndimage
 from lessonlib import (avg_pool2d, avg_pool2d_backward, gradcheck, max_pool2d,
                        max_pool2d_backward)
 from lessonlib.gradcheck import GRADCHECK_TOL
-from lessonlib.pool_loops import (avg_pool2d_backward_loops, avg_pool2d_loops,
+from lessonlib.loops.pooling import (avg_pool2d_backward_loops, avg_pool2d_loops,
                                   max_pool2d_backward_loops, max_pool2d_loops)
 
 # ---------------------------------------------------------------- known-wrong variants

@@ -150,7 +150,7 @@ SAMPLES = [
     ("conv", _CONV_NEEDS, "lessonlib.conv2d(X4, W4, padding=1, groups=2).round(9).tolist()"),
     ("conv", _CONV_NEEDS, "[g.round(9).tolist() for g in lessonlib.conv2d_backward(D4, X4, "
                           "W4.repeat(2, 1))]"),
-    ("conv_loops", {"arithmetic"}, "lessonlib.conv_loops.conv2d_loops(X4, W4.repeat(2, 1))"
+    ("conv_loops", {"arithmetic"}, "lessonlib.loops.conv.conv2d_loops(X4, W4.repeat(2, 1))"
                                    ".round(9).tolist()"),
     ("conv_transpose", {"conv"} | _CONV_NEEDS,
      "lessonlib.conv_transpose2d(X4, W4T, stride=2).round(9).tolist()"),
@@ -160,7 +160,7 @@ SAMPLES = [
     ("pooling", {"arithmetic"},
      "lessonlib.avg_pool2d_backward(np.ones((1, 2, 2, 2)), X4, 2).tolist()"),
     ("pool_loops", {"pooling", "arithmetic"},
-     "lessonlib.pool_loops.max_pool2d_loops(X4, 2).round(9).tolist()"),
+     "lessonlib.loops.pooling.max_pool2d_loops(X4, 2).round(9).tolist()"),
     ("activations", set(), "lessonlib.relu(X2).tolist()"),
     ("activations", set(), "lessonlib.softmax(X2).round(9).tolist()"),
     ("linear", set(), "lessonlib.linear(X2, X2, X2[0]).round(9).tolist()"),
@@ -345,7 +345,7 @@ def test_a_cheating_conv2d_is_refused_and_reported(overlays, tmp_path):
         from lessonlib._unavailable import ReferenceUnavailable
 
         def conv2d(x, weight, bias=None, stride=1, padding=0):
-            for f in (reference, importlib.import_module("lessonlib.conv_loops").conv2d_loops,
+            for f in (reference, importlib.import_module("lessonlib.loops.conv").conv2d_loops,
                       lambda *a, **k: lessonlib.Conv2d(1, 1, 3)(a[0])):
                 try:
                     return f(x, weight, bias, stride=stride, padding=padding)
@@ -359,8 +359,8 @@ def test_a_cheating_conv2d_is_refused_and_reported(overlays, tmp_path):
     assert "RESULT None" in res.stdout
     marks = [ln for ln in res.stderr.splitlines() if ln.startswith(REFERENCE_MARK)]
     assert marks == [f"{REFERENCE_MARK} lessonlib.conv.conv2d (notebook)",
-                     f"{REFERENCE_MARK} lessonlib.conv_loops.conv2d_loops (notebook)",
-                     f"{REFERENCE_MARK} lessonlib.layers_conv.Conv2d (notebook)"]
+                     f"{REFERENCE_MARK} lessonlib.loops.conv.conv2d_loops (notebook)",
+                     f"{REFERENCE_MARK} lessonlib.nn.conv.Conv2d (notebook)"]
 
 
 def test_the_mark_says_where_the_call_came_from(overlays, tmp_path):

@@ -29,7 +29,7 @@ def two_threads(monkeypatch):
         yield
 
 
-class Probe(lessonlib.layers_base.Module):
+class Probe(lessonlib.nn.module.Module):
     """A layer that records the BLAS threads it runs under."""
 
     def __init__(self):

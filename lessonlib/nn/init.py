@@ -24,9 +24,9 @@ import numbers
 
 import numpy as np
 
+from .._validation import as_generator, float_dtype
+from .conv import Conv2d
 from .layers import Linear, Sequential
-from .layers_base import as_generator, float_dtype
-from .layers_conv import Conv2d
 
 __all__ = ["fan_in", "kaiming_normal", "naive_normal", "init_model", "activation_stats"]
 

@@ -12,7 +12,7 @@ An optimiser updates ``params`` in place from ``grads``.
 
 ``model.train()`` and ``model.eval()`` switch the layers that behave
 differently at test time, :class:`BatchNorm2d` and :class:`Dropout`
-(:mod:`lessonlib.layers_norm`), as in PyTorch.
+(:mod:`lessonlib.nn.normalization`), as in PyTorch.
 
 One difference from PyTorch: ``backward`` *replaces* the gradients instead
 of adding to them, so running a notebook cell twice gives the same result.
@@ -30,19 +30,18 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._validation import as_float_array, check_int
-from .activations import relu, relu_backward
-from ._threads import limited    # one BLAS thread inside lessonlib's calls
-from .layers_base import Module
-from .layers_conv import Conv2d, ConvTranspose2d
-from .layers_norm import BatchNorm2d, Dropout
-from .linear import linear, linear_backward
-from .losses import cross_entropy, cross_entropy_backward
-from .pooling import (_max_backward_cache, _max_cache, avg_pool2d, avg_pool2d_backward,
+from .._threads import limited    # one BLAS thread inside lessonlib's calls
+from .._validation import as_float_array, check_int
+from ..activations import relu, relu_backward
+from ..linear import linear, linear_backward
+from ..losses import cross_entropy, cross_entropy_backward
+from ..pooling import (_max_backward_cache, _max_cache, avg_pool2d, avg_pool2d_backward,
                       check_pool_args)
 
-__all__ = ["Module", "Conv2d", "ConvTranspose2d", "MaxPool2d", "AvgPool2d", "ReLU",
-           "Flatten", "Linear", "Sequential", "CrossEntropyLoss", "BatchNorm2d", "Dropout"]
+from .module import Module
+
+__all__ = ["MaxPool2d", "AvgPool2d", "ReLU", "Flatten", "Linear", "Sequential",
+           "CrossEntropyLoss"]
 
 
 class _PoolBase(Module):

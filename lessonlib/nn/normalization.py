@@ -16,10 +16,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._validation import as_float_array, check_int, result_dtype
-from .dropout import check_p, dropout, dropout_backward
-from .layers_base import Module, as_generator, check_input, float_dtype
-from .normalization import _check_eps, _check_number, batch_norm2d, batch_norm2d_backward
+from .._validation import as_float_array, as_generator, check_int, float_dtype, result_dtype
+from ..dropout import check_p, dropout, dropout_backward
+from ..normalization import _check_eps, _check_number, batch_norm2d, batch_norm2d_backward
+from .module import Module, check_input
 
 __all__ = ["BatchNorm2d", "Dropout"]
 

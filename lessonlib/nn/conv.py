@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._validation import as_pair, check_int
-from .conv import conv2d, conv2d_backward
-from .conv_transpose import conv_transpose2d, conv_transpose2d_backward
-from .layers_base import Module, check_input
+from .._validation import as_pair, check_int, padding_sides
+from ..conv import conv2d, conv2d_backward
+from ..conv_transpose import conv_transpose2d, conv_transpose2d_backward
+from .module import Module, check_input
 
 __all__ = ["Conv2d", "ConvTranspose2d"]
 
@@ -32,13 +32,9 @@ class _ConvBase(Module):
         self.kernel_size = as_pair(kernel_size, "kernel_size")
         self.stride = as_pair(stride, "stride")
         self.dilation = as_pair(dilation, "dilation")
-        if isinstance(padding, str):
-            if padding not in ("valid", "same", "full"):
-                raise ValueError(f"padding must be an int, a pair or one of 'valid', 'same', "
-                                 f"'full', got {padding!r}.")
-            self.padding = padding
-        else:
-            self.padding = as_pair(padding, "padding", minimum=0)
+        sides = padding_sides(padding, kernel_hw=self.kernel_size, stride=self.stride,
+                              dilation=self.dilation)
+        self.padding = padding if isinstance(padding, str) else (sides[0], sides[2])
 
     def _hyper(self):
         return dict(stride=self.stride, padding=self.padding, dilation=self.dilation,

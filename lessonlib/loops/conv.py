@@ -6,35 +6,22 @@ Every function here computes the same numbers as its fast counterpart in
 independently of the fast path (no im2col, no adjoint trick), which is
 why the tests compare the two.
 
-Only the output-size formulas are shared: they live in
-:mod:`lessonlib.arithmetic`. Arguments are not validated beyond their
-type; use the fast functions for that.
+On purpose, nothing here calls the fast path (:mod:`lessonlib.conv`,
+:mod:`lessonlib.fast`): the arithmetic is written again, one loop per
+axis, so that the two can only agree by both being right. Shared are the
+argument rules (how ``padding`` is read: :mod:`lessonlib._validation`)
+and the output-size formulas (:mod:`lessonlib.arithmetic`). Arguments are
+not validated beyond that; use the fast functions for that.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from ._validation import as_float_array, as_pair, result_dtype
-from .arithmetic import conv_output_size, conv_transpose_output_size
+from .._validation import as_float_array, as_pair, padding_sides, result_dtype
+from ..arithmetic import conv_output_size, conv_transpose_output_size
 
 __all__ = ["conv2d_loops", "conv2d_backward_loops", "conv_transpose2d_loops"]
-
-
-def _padding_sides(padding, kernel_hw, dilation):
-    """``(top, bottom, left, right)`` for int | (ph, pw) | "valid" | "same" | "full"."""
-    if padding == "valid":
-        return 0, 0, 0, 0
-    if padding in ("same", "full"):
-        sides = []
-        for k, d in zip(kernel_hw, dilation):
-            total = d * (k - 1)                     # "same": output size = input size
-            before = total // 2 if padding == "same" else total
-            after = total - before if padding == "same" else total
-            sides += [before, after]
-        return tuple(sides)
-    ph, pw = as_pair(padding, "padding", minimum=0)
-    return ph, ph, pw, pw
 
 
 def _arrays(*arrays):
@@ -63,7 +50,8 @@ def conv2d_loops(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1
     (sh, sw), (dh, dw) = as_pair(stride, "stride"), as_pair(dilation, "dilation")
     n_batch, c_in, h, w = x.shape
     c_out, c_group, kh, kw = weight.shape
-    top, bottom, left, right = _padding_sides(padding, (kh, kw), (dh, dw))
+    top, bottom, left, right = padding_sides(padding, kernel_hw=(kh, kw), stride=(sh, sw),
+                                             dilation=(dh, dw))
     xp = np.pad(x, ((0, 0), (0, 0), (top, bottom), (left, right)))
     ho = conv_output_size(h, kh, sh, (top, bottom), dh)
     wo = conv_output_size(w, kw, sw, (left, right), dw)
@@ -102,7 +90,8 @@ def conv2d_backward_loops(dout, x, weight, stride=1, padding=0, dilation=1, grou
     (sh, sw), (dh, dw) = as_pair(stride, "stride"), as_pair(dilation, "dilation")
     n_batch, c_in, h, w = x.shape
     c_out, c_group, kh, kw = weight.shape
-    top, bottom, left, right = _padding_sides(padding, (kh, kw), (dh, dw))
+    top, bottom, left, right = padding_sides(padding, kernel_hw=(kh, kw), stride=(sh, sw),
+                                             dilation=(dh, dw))
     xp = np.pad(x, ((0, 0), (0, 0), (top, bottom), (left, right)))
     out_per_group = c_out // groups
 

@@ -1,4 +1,4 @@
-"""Figures of assignments 01-04: images, sliding windows, pooling.
+"""Figures of a kernel sliding over an input (assignments 01-04): windows, padding, pooling.
 
 Every function draws with matplotlib and returns the ``Figure`` (the
 notebook shows it; a script can save it). Nothing here computes what a
@@ -21,163 +21,15 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.patches import Rectangle
 
-from .arithmetic import conv_output_size
+from ..arithmetic import conv_output_size
+from .images import _grid, show_values
 
 __all__ = [
-    "show_images", "show_values", "plot_correlation_step", "plot_signals",
-    "plot_connectivity", "plot_sliding_window", "sliding_window_explorer",
-    "plot_coverage", "plot_pooling", "plot_activation", "plot_bars", "plot_curves",
-    "SIGNED_CMAP", "signed_limits", "add_colorbar",
+    "plot_correlation_step", "plot_signals", "plot_connectivity", "plot_sliding_window",
+    "sliding_window_explorer", "plot_coverage", "plot_pooling",
 ]
 
 _WINDOW_COLORS = ["tab:orange", "tab:blue", "tab:green", "tab:purple"]
-
-#: The one colour map of every signed array (feature maps, kernels): blue
-#: below 0, white at 0, red above, always with limits ``-m, m``.
-SIGNED_CMAP = "RdBu_r"
-
-
-def signed_limits(a):
-    """Symmetric colour limits ``(-m, m)`` for a signed array: 0 is white."""
-    m = float(np.nanmax(np.abs(np.asarray(a, dtype=float)))) if np.size(a) else 0.0
-    m = m if np.isfinite(m) and m > 0 else 1.0
-    return -m, m
-
-
-def add_colorbar(mappable, ax, label=None):
-    """A slim colour bar beside ``ax`` (it takes its room from ``ax``)."""
-    cb = ax.figure.colorbar(mappable, ax=ax, fraction=0.046, pad=0.03)
-    cb.ax.tick_params(labelsize=8)
-    if label:
-        cb.set_label(label, fontsize=9)
-    return cb
-
-
-def _grid(n, size):
-    """A row of ``n`` axes, each about ``size`` inches wide."""
-    fig, axes = plt.subplots(1, n, figsize=(size * n, size), squeeze=False)
-    return fig, list(axes[0])
-
-
-def show_images(images, titles=None, cmap="gray", size=3.0, signed=None, ncols=None,
-                suptitle=None, same_scale=False):
-    """Show 2-D arrays side by side, each with its own colour scale.
-
-    Parameters
-    ----------
-    images : sequence of ndarray of shape (H, W)
-        Images or feature maps.
-    titles : sequence of str, optional
-    cmap : str or sequence of str, default "gray"
-        One colour map, or one per image.
-    size : float, default 3.0
-        Width of one panel in inches.
-    signed : bool or sequence of bool, optional
-        Draw with a diverging map centred on 0 (blue < 0 < red, white at 0,
-        a colour bar beside the panel): the right picture of a feature map
-        whose sign matters. Default: True for arrays holding negative values.
-    ncols : int, optional
-        Panels per row (default: all in one row).
-    suptitle : str, optional
-    same_scale : bool, default False
-        One colour scale for all panels (to compare magnitudes) instead of
-        one per panel (to see each one's structure).
-
-    Returns
-    -------
-    matplotlib.figure.Figure
-    """
-    images = [np.asarray(im, dtype=float) for im in images]
-    n = len(images)
-    ncols = n if ncols is None else ncols
-    nrows = -(-n // ncols)
-    h0, w0 = images[0].shape[:2]
-    fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, size * nrows * h0 / w0 + 0.4),
-                             squeeze=False)
-    cmaps = [cmap] * n if isinstance(cmap, str) else list(cmap)
-    signs = [signed] * n if signed is None or isinstance(signed, bool) else list(signed)
-    top = max(float(np.abs(im).max()) for im in images) if same_scale else None
-    low = min(float(im.min()) for im in images) if same_scale else None
-    for k, ax in enumerate(axes.ravel()):
-        ax.axis("off")
-        if k >= n:
-            continue
-        im = images[k]
-        is_signed = bool(im.min() < 0) if signs[k] is None else signs[k]
-        if is_signed:
-            v = top or float(np.abs(im).max()) or 1.0
-            shown = ax.imshow(im, cmap=SIGNED_CMAP, vmin=-v, vmax=v, interpolation="nearest")
-            add_colorbar(shown, ax)
-        else:
-            ax.imshow(im, cmap=cmaps[k], vmin=low, vmax=top, interpolation="nearest")
-        if titles is not None:
-            ax.set_title(titles[k], fontsize=11)
-    if suptitle:
-        fig.suptitle(suptitle, fontsize=12)
-    fig.tight_layout()
-    return fig
-
-
-def show_values(a, ax=None, title=None, fmt="{:g}", cmap="Greys", highlight=None,
-                color="tab:orange", vmin=None, vmax=None, fontsize=11, signed=False,
-                colorbar=False):
-    """Draw a small 2-D array as a grid of shaded cells with their values.
-
-    Parameters
-    ----------
-    a : ndarray of shape (H, W)
-    ax : matplotlib Axes, optional
-    title : str, optional
-    fmt : str, default "{:g}"
-        Format of the numbers written in the cells.
-    cmap : str, default "Greys"
-    highlight : tuple of int (row, col, height, width), optional
-        A rectangle of cells to outline.
-    color : str
-        Colour of the outline.
-    vmin, vmax : float, optional
-        Colour scale limits.
-    signed : bool, default False
-        A signed array: the diverging map with white at 0 and limits
-        ``-m, m`` (overrides ``cmap``, ``vmin`` and ``vmax``).
-    colorbar : bool, default False
-        Draw a colour bar beside the grid.
-
-    Returns
-    -------
-    matplotlib.figure.Figure
-    """
-    a = np.asarray(a, dtype=float)
-    if signed:
-        cmap = SIGNED_CMAP
-        vmin, vmax = signed_limits(a)
-    if ax is None:
-        fig, ax = plt.subplots(figsize=(0.55 * a.shape[1] + 0.6, 0.55 * a.shape[0] + 0.6))
-    fig = ax.figure
-    shown = ax.imshow(a, cmap=cmap, vmin=vmin, vmax=vmax)
-    lo = a.min() if vmin is None else vmin
-    hi = a.max() if vmax is None else vmax
-    colors = plt.get_cmap(cmap)
-    for (r, c), v in np.ndenumerate(a):
-        red, green, blue, _ = colors((v - lo) / (hi - lo) if hi > lo else 0.5)
-        dark = 0.299 * red + 0.587 * green + 0.114 * blue < 0.5
-        ax.text(c, r, fmt.format(v), ha="center", va="center", fontsize=fontsize,
-                color="white" if dark else "black")
-    ax.set_xticks(np.arange(a.shape[1] + 1) - 0.5, minor=True)
-    ax.set_yticks(np.arange(a.shape[0] + 1) - 0.5, minor=True)
-    ax.grid(which="minor", color="0.6", linewidth=0.8)
-    ax.tick_params(which="both", length=0, labelbottom=False, labelleft=False)
-    if highlight is not None:
-        r, c, h, w = highlight
-        ax.add_patch(Rectangle((c - 0.5, r - 0.5), w, h, fill=False, edgecolor=color,
-                               linewidth=3.5))
-    if title:
-        ax.set_title(title, fontsize=12)
-    if colorbar:
-        add_colorbar(shown, ax)
-    return fig
-
-
 
 def plot_correlation_step(image, kernel, feature_map, row, col, fmt="{:g}"):
     """One step of a 2-D cross-correlation: window, kernel, output cell.
@@ -508,73 +360,5 @@ def plot_pooling(x, pooled, kernel_size=2, stride=None, title="max pooling", fmt
                                     fill=False, edgecolor=color, linewidth=3))
         axes[1].add_patch(Rectangle((c - 0.5, r - 0.5), 1, 1, fill=False, edgecolor=color,
                                     linewidth=3))
-    fig.tight_layout()
-    return fig
-
-
-def plot_activation(fn, name, lo=-3.0, hi=3.0):
-    """Plot an activation function ``fn`` on ``[lo, hi]``.
-
-    Returns
-    -------
-    matplotlib.figure.Figure
-    """
-    t = np.linspace(lo, hi, 301)
-    fig, ax = plt.subplots(figsize=(4.5, 3.2))
-    ax.plot(t, fn(t), linewidth=2.5)
-    ax.axhline(0, color="0.7", linewidth=0.8)
-    ax.axvline(0, color="0.7", linewidth=0.8)
-    ax.set_xlabel("x")
-    ax.set_title(name, fontsize=12)
-    fig.tight_layout()
-    return fig
-
-
-def plot_bars(labels, values, title=None, log=True, fmt="{:,}"):
-    """Horizontal bars with their values written next to them (log scale by default).
-
-    Returns
-    -------
-    matplotlib.figure.Figure
-    """
-    fig, ax = plt.subplots(figsize=(8, 0.7 * len(labels) + 1.2))
-    y = np.arange(len(labels))[::-1]
-    ax.barh(y, values, color=_WINDOW_COLORS[:len(labels)])
-    if log:
-        ax.set_xscale("log")
-        ax.set_xlim(right=max(values) * 60)
-    else:
-        ax.set_xlim(right=max(values) * 1.35)
-    for yi, v in zip(y, values):
-        ax.text(v * (1.15 if log else 1.01) + (0 if log else 0), yi, fmt.format(v),
-                va="center", fontsize=11)
-    ax.set_yticks(y, labels, fontsize=11)
-    if title:
-        ax.set_title(title, fontsize=12)
-    fig.tight_layout()
-    return fig
-
-
-def plot_curves(x, curves, xlabel, ylabel, title=None):
-    """Several named curves over the same x values.
-
-    Parameters
-    ----------
-    x : ndarray of shape (L,)
-    curves : dict of str -> ndarray of shape (L,)
-
-    Returns
-    -------
-    matplotlib.figure.Figure
-    """
-    fig, ax = plt.subplots(figsize=(8, 3.8))
-    for name, y in curves.items():
-        ax.plot(x, y, marker="o", linewidth=2, label=name)
-    ax.set_xlabel(xlabel, fontsize=11)
-    ax.set_ylabel(ylabel, fontsize=11)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=10, loc="upper left", bbox_to_anchor=(1.01, 1.0))
-    if title:
-        ax.set_title(title, fontsize=12)
     fig.tight_layout()
     return fig

@@ -41,7 +41,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._threads import limited
+from .._threads import limited
 
 __all__: list[str] = []
 

@@ -1,4 +1,4 @@
-"""The base class of every layer, and the helpers of their initialisation.
+"""The base class of every layer.
 
 A layer is a :class:`Module`: ``params`` and ``grads`` dicts with the same
 keys, ``forward`` (also reached by calling the layer) and ``backward``.
@@ -6,37 +6,9 @@ keys, ``forward`` (also reached by calling the layer) and ``backward``.
 
 from __future__ import annotations
 
-import numbers
-
-import numpy as np
-
-from ._validation import as_float_array
+from .._validation import as_float_array
 
 __all__ = ["Module"]
-
-
-def as_generator(rng):
-    """``None`` (fresh entropy), an int seed or a Generator -> ``np.random.Generator``."""
-    if rng is None or (isinstance(rng, numbers.Integral) and not isinstance(rng, bool)):
-        return np.random.default_rng(rng)
-    if isinstance(rng, np.random.Generator):
-        return rng
-    raise TypeError(
-        f"rng must be None, an integer seed or a np.random.Generator, got "
-        f"{type(rng).__name__}. Use rng=0 for reproducible weights."
-    )
-
-
-def float_dtype(dtype):
-    """``dtype`` as ``np.dtype``, refusing anything but float32 and float64."""
-    try:
-        dt = np.dtype(dtype)
-    except TypeError:
-        dt = None
-    if dt not in (np.float32, np.float64):
-        raise TypeError(f"dtype must be np.float32 or np.float64, got {dtype!r}. "
-                        f"Training in float32 is faster; gradient checks need float64.")
-    return dt
 
 
 class Module:
