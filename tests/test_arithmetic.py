@@ -174,7 +174,7 @@ def test_asymmetric_padding_too_small_says_how_much_is_missing():
     ({"n": 5, "kernel_size": 3, "stride": 0}, r"stride must be >= 1, got 0"),
     ({"n": 5, "kernel_size": 3, "dilation": 0}, r"dilation must be >= 1, got 0"),
     ({"n": 0, "kernel_size": 1}, r"n must be >= 1, got 0"),
-    ({"n": 5, "kernel_size": 3, "padding": -1}, r"padding must be >= 0, got -1"),
+    ({"n": 5, "kernel_size": 3, "padding": -1}, r"padding must be >= 0 on every side, got -1"),
     ({"n": 5, "kernel_size": 3, "padding": (1, 2, 3)}, r"pair \(before, after\).*length 3"),
 ])
 def test_conv_output_size_rejects_out_of_range_values(kwargs, match):
@@ -209,7 +209,7 @@ def test_transposed_padding_that_removes_everything_is_refused():
     ({"stride": 0}, r"stride must be >= 1, got 0"),
     ({"kernel_size": 0}, r"kernel_size must be >= 1"),
     ({"output_padding": -1}, r"output_padding must be >= 0, got -1"),
-    ({"padding": -1}, r"padding must be >= 0, got -1"),
+    ({"padding": -1}, r"padding must be >= 0 on every side, got -1"),
 ])
 def test_conv_transpose_output_size_rejects_out_of_range_values(kwargs, match):
     args = {"n": 3, "kernel_size": 3, **kwargs}

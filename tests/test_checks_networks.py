@@ -762,7 +762,8 @@ def test_figures_draw_what_they_are_given():
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from lessonlib import viz_nn as V
+    from lessonlib import viz as V
+    from lessonlib.viz import charts, networks
 
     rng = np.random.default_rng(0)
     digits = rng.uniform(0, 1, (6, 1, 8, 8))
@@ -782,16 +783,18 @@ def test_figures_draw_what_they_are_given():
         "chain": (V.plot_backprop_chain(["conv", "ReLU"]), 1),
         "groups": (V.plot_channel_groups(4, 4, [1, 2]), 2),
         "fields": (V.plot_receptive_fields([np.eye(5)], ["x"]), 1),
-        "row": (V.plot_image_row([np.eye(3), np.eye(3)], ["a", "b"], values=True), 2),
-        "grid values": (V.plot_grid_values([np.eye(2), np.ones((2, 3))], ["a", "b"]), 2),
+        "row": (V.show_images([np.eye(3), np.eye(3)], ["a", "b"], values=True), 2),
     }
     drawn = {"flatten": "plot_flatten", "probabilities": "plot_probabilities",
              "pool gradient": "plot_pool_gradient", "errors": "plot_difference_errors",
              "digits": "plot_digits", "history": "plot_history", "filters": "plot_filters",
              "feature maps": "plot_feature_maps", "chain": "plot_backprop_chain",
              "groups": "plot_channel_groups", "fields": "plot_receptive_fields",
-             "row": "plot_image_row", "grid values": "plot_grid_values"}
-    assert set(drawn.values()) | {"plot_misclassified"} == set(V.__all__), "draw every figure"
+             "row": "show_images"}
+    assert set(drawn.values()) | {"plot_misclassified"} == (
+        set(networks.__all__) | {"plot_probabilities", "plot_difference_errors", "plot_history",
+                                 "show_images"}), "draw every figure"
+    assert {"plot_probabilities", "plot_difference_errors", "plot_history"} <= set(charts.__all__)
     for name, (fig, n_axes) in figures.items():
         assert len(fig.axes) == n_axes, name
         plt.close(fig)

@@ -33,9 +33,9 @@ CONV2D_VALUE_ERRORS = [
     (dict(stride=0), r"stride must be a positive integer or a pair of them, got 0"),
     (dict(stride=(1, -1)), r"stride must be a positive integer or a pair of them, got \(1, -1\)"),
     (dict(dilation=0), r"dilation must be a positive integer or a pair of them, got 0"),
-    (dict(padding=-1), r"padding must be a.* integer >= 0 or a pair of them, got -1"),
+    (dict(padding=-1), r"padding must be >= 0 on every side, got -1. Padding cannot be negative"),
     (dict(padding="SAME"),
-     r"padding must be an int, a pair \(ph, pw\) or one of 'valid', 'same', 'full', got 'SAME'"),
+     r"padding must be an integer >= 0, a pair \(ph, pw\) or one of 'valid', 'same', 'full', got 'SAME'"),
     (dict(padding=(1, 1, 1, 1)),
      r"got the 4-tuple \(1, 1, 1, 1\).*call pad2d\(x, \(top, bottom, left, right\)\)"),
     (dict(padding="same", stride=2),
@@ -64,7 +64,7 @@ CONV2D_TYPE_ERRORS = [
     (dict(bias=np.ones(4) * 1j), r"bias must hold real numbers, got dtype complex128"),
     (dict(groups=1.0), r"groups must be an integer, got 1\.0 of type float"),
     (dict(stride=1.5), r"stride must be a positive integer or a pair of them, got 1\.5"),
-    (dict(padding=0.5), r"padding must be a.* integer >= 0 or a pair of them, got 0\.5"),
+    (dict(padding=0.5), r"padding must be an integer >= 0, a pair \(ph, pw\) or one of .*, got 0\.5"),
     (dict(x=[[[[1.0, 2.0]]], [[[1.0]]]]), r"x must be an array of numbers, got list"),
 ]
 

@@ -1,7 +1,7 @@
 """The fast path's chunks of images: same numbers as one big product, bounded memory.
 
 The fast path builds its im2col columns a few images at a time
-(``conv_im2col.CHUNK_BYTES``). The property tests elsewhere use batches of
+(``lessonlib.fast.im2col.CHUNK_BYTES``). The property tests elsewhere use batches of
 one or two small images, which always fit in one chunk; here the chunks
 are made tiny so that every batch is split, and the results must equal
 the plain loops.

@@ -255,7 +255,7 @@ def test_small_cnn_matches_torch_end_to_end():
      r"Conv2d\(3, 4, .*\) expects x with 3 channels \(N, 3, H, W\), got shape \(1, 2, 5, 5\)"),
     (lambda: Conv2d(3, 4, 3, groups=2), ValueError, r"in_channels=3 must be divisible by groups=2"),
     (lambda: Conv2d(2, 3, 3, groups=2), ValueError, r"out_channels=3 must be divisible"),
-    (lambda: Conv2d(2, 3, 3, padding="half"), ValueError, r"padding must be an int, a pair or"),
+    (lambda: Conv2d(2, 3, 3, padding="half"), ValueError, r"padding must be an integer >= 0, a pair"),
     (lambda: Conv2d(0, 3, 3), ValueError, r"in_channels must be >= 1, got 0"),
     (lambda: ConvTranspose2d(2, 3, 3, padding="same"), ValueError,
      r"padding must be an int or a pair for ConvTranspose2d"),

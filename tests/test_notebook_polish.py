@@ -17,7 +17,7 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 from matplotlib.colors import TwoSlopeNorm  # noqa: E402
 
-from lessonlib import viz, viz_nn  # noqa: E402
+from lessonlib import viz  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = {
@@ -113,7 +113,7 @@ def test_show_values_signed_is_centred(signed):
 
 
 def test_plot_filters_draws_kernels_centred(signed):
-    fig = viz_nn.plot_filters(np.stack([signed[:3, :3], -2 * signed[:3, :3]])[:, None], ncols=2)
+    fig = viz.plot_filters(np.stack([signed[:3, :3], -2 * signed[:3, :3]])[:, None], ncols=2)
     ims = _signed_images(fig)
     assert len(ims) == 2 and all(_centred_diverging(im) for im in ims)
 
@@ -152,13 +152,13 @@ def test_digit_grid_titles_do_not_cover_the_images(n, ncols, size):
     rng = np.random.default_rng(0)
     images = rng.uniform(0, 1, (n, 1, 8, 8))
     labels = np.arange(n) % 10
-    fig = viz_nn.plot_digits(images, labels, (labels + 1) % 10, ncols=ncols, size=size,
+    fig = viz.plot_digits(images, labels, (labels + 1) % 10, ncols=ncols, size=size,
                              title="a grid of digits")
     assert not _overlaps(fig)
 
 
 def test_plot_history_draws_validation_accuracy():
-    fig = viz_nn.plot_history({"loss": [2.0, 1.0], "train_acc": [0.5, 0.9], "val_acc": [0.4, 0.8]})
+    fig = viz.plot_history({"loss": [2.0, 1.0], "train_acc": [0.5, 0.9], "val_acc": [0.4, 0.8]})
     labels = [line.get_label() for line in fig.axes[1].lines]
     assert labels == ["train", "validation"]
 

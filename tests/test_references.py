@@ -116,7 +116,8 @@ def test_permitted_only_when_every_blocking_check_permits_it():
 
 def test_display_stand_ins_only_in_modules_that_stay():
     plan = overlay_plan(["check_conv_output_size"])
-    assert "viz.plot_sliding_window" in plan["display"] and "viz" not in plan["blocked"]
+    assert "viz.windows.plot_sliding_window" in plan["display"]
+    assert "viz.windows" not in plan["blocked"]
     assert overlay_plan(["check_conv2d"])["display"] == []
 
 
@@ -140,47 +141,47 @@ def test_overlay_layout(tmp_path):
 # One call per reference module: (module, modules it needs besides, expression). When
 # the module or one it needs is blocked, the call must raise ReferenceUnavailable;
 # otherwise it must give what the real lessonlib gives (the negative control).
-_CONV_NEEDS = {"conv_im2col", "arithmetic"}
+_CONV_NEEDS = {"fast.im2col", "arithmetic"}
 SAMPLES = [
     ("arithmetic", set(), "lessonlib.conv_output_size(7, 3, stride=2, padding=1)"),
     ("signal", set(), "lessonlib.correlate2d(X2, K2).round(9).tolist()"),
-    ("signal", set(), "lessonlib.pad2d(X2, (1, 0, 2, 1)).tolist()"),
+    ("padding", set(), "lessonlib.pad2d(X2, (1, 0, 2, 1)).tolist()"),
     ("conv", _CONV_NEEDS, "lessonlib.conv2d(X4, W4[:, :1].repeat(2, 1), padding=1)"
                           ".round(9).tolist()"),
     ("conv", _CONV_NEEDS, "lessonlib.conv2d(X4, W4, padding=1, groups=2).round(9).tolist()"),
     ("conv", _CONV_NEEDS, "[g.round(9).tolist() for g in lessonlib.conv2d_backward(D4, X4, "
                           "W4.repeat(2, 1))]"),
-    ("conv_loops", {"arithmetic"}, "lessonlib.loops.conv.conv2d_loops(X4, W4.repeat(2, 1))"
+    ("loops.conv", {"arithmetic"}, "lessonlib.loops.conv.conv2d_loops(X4, W4.repeat(2, 1))"
                                    ".round(9).tolist()"),
     ("conv_transpose", {"conv"} | _CONV_NEEDS,
      "lessonlib.conv_transpose2d(X4, W4T, stride=2).round(9).tolist()"),
-    ("layers_conv", {"conv"} | _CONV_NEEDS,
+    ("nn.conv", {"conv"} | _CONV_NEEDS,
      "lessonlib.Conv2d(2, 3, 3, rng=0)(X4).round(9).tolist()"),
     ("pooling", {"arithmetic"}, "lessonlib.max_pool2d(X4, 2).round(9).tolist()"),
     ("pooling", {"arithmetic"},
      "lessonlib.avg_pool2d_backward(np.ones((1, 2, 2, 2)), X4, 2).tolist()"),
-    ("pool_loops", {"pooling", "arithmetic"},
+    ("loops.pooling", {"pooling", "arithmetic"},
      "lessonlib.loops.pooling.max_pool2d_loops(X4, 2).round(9).tolist()"),
     ("activations", set(), "lessonlib.relu(X2).tolist()"),
     ("activations", set(), "lessonlib.softmax(X2).round(9).tolist()"),
     ("linear", set(), "lessonlib.linear(X2, X2, X2[0]).round(9).tolist()"),
     ("linear", set(), "lessonlib.flatten(X4).shape"),
     ("losses", {"activations"}, "round(float(lessonlib.cross_entropy(X2, [0, 1, 2, 3])), 9)"),
-    ("layers", {"activations"}, "lessonlib.ReLU()(X2).tolist()"),
-    ("layers", {"linear"}, "lessonlib.Linear(4, 2, rng=0)(X2).round(9).tolist()"),
+    ("nn.layers", {"activations"}, "lessonlib.ReLU()(X2).tolist()"),
+    ("nn.layers", {"linear"}, "lessonlib.Linear(4, 2, rng=0)(X2).round(9).tolist()"),
     ("gradcheck", set(), "lessonlib.numerical_gradient(lambda a: float((a ** 2).sum()), X2)"
                          ".round(6).tolist()"),
-    ("optim", {"layers", "linear"},
+    ("optim", {"nn.layers", "linear"},
      "type(lessonlib.SGD(lessonlib.Linear(2, 2, rng=0), lr=0.1)).__name__"),
-    ("train", {"layers", "layers_conv", "activations", "linear", "pooling"} | {"conv"}
+    ("train", {"nn.layers", "nn.conv", "activations", "linear", "pooling"} | {"conv"}
      | _CONV_NEEDS, "lessonlib.make_digits_cnn(rng=0)(X8).round(9).tolist()"),
     ("data", set(), "lessonlib.load_digits('test')[0].shape"),
     ("checks.channels", set(),
      "lessonlib.checks.channels.linear_param_count_reference(3, 2)"),
     ("checks.beyond", set(), "lessonlib.checks.beyond._rf([3, 3], [1, 2])"),
     ("checks.lenet", set(), "lessonlib.checks.lenet._accuracy(X2, [0, 1, 2, 3])"),
-    ("checks._oracles", set(), "lessonlib.checks._oracles.pool_backward_loop("
-                               "np.ones((1, 2, 2, 2)), X4, 2).tolist()"),
+    ("loops.pooling", {"pooling", "arithmetic"}, "lessonlib.loops.pooling.pool2d_backward_loops("
+                                                 "np.ones((1, 2, 2, 2)), X4, 2).tolist()"),
 ]
 
 PRELUDE = """
@@ -253,7 +254,7 @@ def test_blocked_modules_raise_and_the_others_compute(assignment, overlays, real
 
 BLOCKED_SCRIPT = """
 import ast, gc, importlib, importlib.util, inspect, os, sys
-import lessonlib, lessonlib.checks, lessonlib.viz, lessonlib.viz_nn
+import lessonlib, lessonlib.checks, lessonlib.viz
 from lessonlib._unavailable import ReferenceUnavailable
 overlay, real_dir, assignment = {overlay!r}, {real_dir!r}, {assignment!r}
 every, own, top, permitted = {every!r}, {own!r}, {top!r}, {permitted!r}
@@ -494,7 +495,7 @@ def test_display_stand_ins_draw_nothing_and_report_nothing(overlays, tmp_path):
         assert drill_feedback(drills, {1: 3}) is None
         assert viz.show_values([[1.0, 2.0]]) is not None          # other figures still draw
         try:
-            viz.conv_output_size(5, 3)
+            viz.windows.conv_output_size(5, 3)
         except RuntimeError as exc:
             print("BLOCKED", type(exc).__name__)
         """, cwd=tmp_path)

@@ -6,7 +6,9 @@ keys, ``forward`` (also reached by calling the layer) and ``backward``.
 
 from __future__ import annotations
 
-from .._validation import as_float_array
+import numpy as np
+
+from .._validation import as_float_array, as_generator, float_dtype
 
 __all__ = ["Module"]
 

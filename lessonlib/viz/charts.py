@@ -8,6 +8,8 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import numpy as np
 
+from .images import _WINDOW_COLORS
+
 __all__ = ["plot_activation", "plot_bars", "plot_curves", "plot_probabilities",
            "plot_difference_errors", "plot_history"]
 

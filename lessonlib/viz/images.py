@@ -14,6 +14,9 @@ from matplotlib.patches import Rectangle
 
 __all__ = ["show_images", "show_values", "SIGNED_CMAP", "signed_limits", "add_colorbar"]
 
+#: The colours of successive windows, bars and curves.
+_WINDOW_COLORS = ["tab:orange", "tab:blue", "tab:green", "tab:purple"]
+
 #: The one colour map of every signed array (feature maps, kernels): blue
 #: below 0, white at 0, red above, always with limits ``-m, m``.
 SIGNED_CMAP = "RdBu_r"

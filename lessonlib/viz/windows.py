@@ -22,14 +22,12 @@ import numpy as np
 from matplotlib.patches import Rectangle
 
 from ..arithmetic import conv_output_size
-from .images import _grid, show_values
+from .images import _WINDOW_COLORS, _grid, show_values
 
 __all__ = [
     "plot_correlation_step", "plot_signals", "plot_connectivity", "plot_sliding_window",
     "sliding_window_explorer", "plot_coverage", "plot_pooling",
 ]
-
-_WINDOW_COLORS = ["tab:orange", "tab:blue", "tab:green", "tab:purple"]
 
 def plot_correlation_step(image, kernel, feature_map, row, col, fmt="{:g}"):
     """One step of a 2-D cross-correlation: window, kernel, output cell.
