@@ -1,6 +1,6 @@
 """Unusual but correct implementations of 09's functions: every check must accept them.
 
-The style of ``tests/test_checks_correct_pool.py``: what students write
+The style of ``tests/checks/test_correct_pool.py``: what students write
 besides the notebook's solution. Loops per channel or per pixel,
 ``einsum`` and ``np.moveaxis`` for the statistics, in-place arithmetic on
 copies, ``np.where`` and ``np.divide(..., where=...)`` masks, the

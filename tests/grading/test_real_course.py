@@ -20,7 +20,7 @@ from lessonlib.cli import main
 
 pytestmark = [pytest.mark.slow, pytest.mark.sandbox, pytest.mark.xdist_group("grading-real-course")]
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 ASSIGNMENTS = sorted(d for d in os.listdir(os.path.join(REPO, "solutions"))
                      if os.path.isdir(os.path.join(REPO, "solutions", d)))
 

@@ -48,7 +48,7 @@ import pytest
 
 from lessonlib import labs
 
-ROOT = pathlib.Path(__file__).resolve().parents[1]
+ROOT = pathlib.Path(__file__).resolve().parents[2]
 REQUIRED = os.environ.get("LESSONLIB_REQUIRE_BROWSER") == "1"
 UPDATE_SCREENSHOTS = os.environ.get("LESSONLIB_UPDATE_SCREENSHOTS") == "1"
 CHROMIUM_ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking",
@@ -503,7 +503,7 @@ def _need(what, ok):
 def browser(course_labs):
     """``run(body)``: ``body(browser)`` with headless Chromium, in a thread of its own.
 
-    Playwright's sync API allows one instance per thread, and tests/test_browser.py
+    Playwright's sync API allows one instance per thread, and tests/notebooks/test_browser.py
     keeps its own open for the session (in the same pytest worker): so each test
     here drives its own in another thread.
     """

@@ -13,7 +13,7 @@ Two parts:
   and one named like a script tag whose relu fails only hidden cases and
   whose linear_param_count crashes.
 
-The hostile class of ``test_grading_class.py`` is asserted there (its
+The hostile class of ``test_class.py`` is asserted there (its
 failures and timeouts in the report), with the negative control (a class
 that is all correct lists no diagnosis) and the reruns (the same report but
 for its time).

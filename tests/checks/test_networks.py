@@ -17,7 +17,7 @@ import lessonlib
 import lessonlib.checks as checks
 from lessonlib.checks import CheckFailed, backprop, beyond, classifier, lenet
 
-import test_checks_pool as P   # the same functions in plain NumPy
+import test_pool as P   # the same functions in plain NumPy
 
 try:  # PyTorch is optional: without it only the comparison with PyTorch is skipped
     import torch

@@ -19,7 +19,7 @@ from matplotlib.colors import TwoSlopeNorm  # noqa: E402
 
 from lessonlib import viz  # noqa: E402
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOKS = {
     1: "01_convolution/convolution", 2: "02_padding_stride/padding_stride",
     3: "03_channels/channels", 4: "04_relu_pooling/relu_pooling",

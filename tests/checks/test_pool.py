@@ -13,7 +13,7 @@ Two properties are measured over the whole pool (``summary``) and asserted:
   the visible cases but fails the hidden ones is rare (at most 2 %);
 * the message a student reads names the cause (at least 90 % of the pool).
 
-Run ``python tests/test_checks_pool.py`` to print the counts and the
+Run ``python tests/checks/test_pool.py`` to print the counts and the
 messages that do not match.
 """
 
@@ -1002,7 +1002,7 @@ def test_the_pool_s_correct_implementations_pass(name, hidden, capsys):
 def test_the_pool_covers_every_graded_function():
     graded = {n[len("check_"):] for n in checks.__dict__ if n.startswith("check_")}
     graded.discard("vertical_edge_kernel")   # a designed kernel, not an implementation
-    graded -= {n[len("check_"):] for n in checks.training.__all__}   # test_checks_pool_training
+    graded -= {n[len("check_"):] for n in checks.training.__all__}   # checks/test_pool_training.py
     assert graded <= {e[0] for e in POOL}
     assert len(POOL) >= 100
 

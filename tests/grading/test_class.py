@@ -38,7 +38,7 @@ from lessonlib.grading.demo import make_demo_class, make_demo_course
 # when a worker interleaves modules)
 pytestmark = [pytest.mark.slow, pytest.mark.sandbox, pytest.mark.xdist_group("grading-class")]
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 GRADER_SECRET = "grader-only-7f3a9c"   # in the grader's environment during the run
 
 # (student, assignment) -> (score, status, substrings the flags must contain)

@@ -21,7 +21,7 @@ import lessonlib
 from lessonlib import checks
 from lessonlib.checks import CheckFailed
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOK = ROOT / "solutions" / "09_training" / "training.ipynb"
 NAMES = ["train_val_split", "kaiming_normal", "momentum_step", "adam_step", "batch_norm2d",
          "batch_norm2d_backward", "dropout", "dropout_backward", "random_shifts"]

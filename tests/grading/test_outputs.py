@@ -37,7 +37,7 @@ from lessonlib.grading.course import nbgrader_env
 from lessonlib.grading.demo import make_demo_course
 
 TESTS = os.path.dirname(os.path.abspath(__file__))
-REPO = os.path.dirname(TESTS)
+REPO = os.path.dirname(os.path.dirname(TESTS))
 NOTEBOOKS = {"01_alpha": "alpha", "02_beta": "beta"}
 FULL = {"01_alpha": "3", "02_beta": "4"}
 DANGEROUS = ("=", "+", "-", "@", "\t", "\r")

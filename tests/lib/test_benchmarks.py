@@ -5,7 +5,7 @@ import pathlib
 import subprocess
 import sys
 
-ROOT = pathlib.Path(__file__).resolve().parents[1]
+ROOT = pathlib.Path(__file__).resolve().parents[2]
 RUN = ROOT / "benchmarks" / "run.py"
 
 CONV_ROW_KEYS = {"name", "in_suite", "x_shape", "weight_shape", "stride", "padding", "groups",

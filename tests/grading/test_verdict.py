@@ -25,7 +25,7 @@ from lessonlib.grading.in_kernel import WireError, decode, encode
 from lessonlib.grading.verdict import (KernelLink, RemoteObject, UnsupportedGradeCell,
                                        hidden_seed, parse_grade_cell)
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 NOTEBOOKS = sorted(glob.glob(os.path.join(REPO, "solutions", "*", "*.ipynb")))
 
 

@@ -18,7 +18,7 @@ from lessonlib.grading.sandbox import Limits, Sandbox, SandboxUnavailable
 
 pytestmark = pytest.mark.sandbox
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 PROBE = r"""
 import json, os, resource, socket, sys

@@ -28,7 +28,7 @@ from lessonlib.grading.references import (
     DISPLAY_ORACLES, GRADED_FAMILIES, NEVER_BLOCKED, PERMITTED, REFERENCE_MARK,
     blocked_modules, build_overlay, overlay_plan)
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 ASSIGNMENTS = sorted(p.name for p in (ROOT / "solutions").iterdir() if p.is_dir())
 
 
@@ -512,7 +512,7 @@ out = os.fdopen(os.dup(1), "wb")          # answers; anything printed goes to st
 os.dup2(2, 1)
 ns = {"__name__": "__main__"}
 nb = json.load(open(sys.argv[1]))
-for cell in nb["cells"]:                  # imports, functions, classes: as test_grading_verdict
+for cell in nb["cells"]:                  # imports, functions, classes: as grading/test_verdict
     if cell["cell_type"] != "code" or cell["metadata"].get("nbgrader", {}).get("grade"):
         continue
     src = "\n".join(ln for ln in "".join(cell["source"]).splitlines()

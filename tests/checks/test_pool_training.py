@@ -1,6 +1,6 @@
 """A pool of plausible wrong implementations of the graded functions of assignment 09.
 
-The format of ``tests/test_checks_pool.py``: each entry is ``(function name,
+The format of ``tests/checks/test_pool.py``: each entry is ``(function name,
 wrong implementation, regex)``, the implementation what a student writes
 with one usual bug (two permutations for X and y, fan_in = shape[0], the
 other momentum convention, Adam without bias correction, the unbiased
@@ -16,7 +16,7 @@ Measured over the pool (``summary``) and asserted, more strictly than for
 * every message names its cause, and no message names another entry's
   cause (the patterns of one function's entries tell their causes apart).
 
-Run ``python tests/test_checks_pool_training.py`` to print the counts and
+Run ``python tests/checks/test_pool_training.py`` to print the counts and
 the messages that do not match.
 """
 
