@@ -32,6 +32,16 @@ RTOL = {np.dtype(np.float64): 1e-7, np.dtype(np.float32): 1e-4}
 ATOL = {np.dtype(np.float64): 1e-9, np.dtype(np.float32): 1e-5}
 
 
+#: A gradient check passes when the relative error of the analytic gradient against
+#: the central-difference one is below this (float64; :func:`lessonlib.gradcheck`).
+GRADCHECK_TOL = 1e-6
+
+#: A central-difference gradient (``eps=1e-6``, float64) against the exact one: its
+#: truncation and rounding errors are about 1e-9, so these leave room but catch a
+#: one-sided difference (error ~ eps).
+NUMERICAL_GRADIENT_TOL = {"rtol": 1e-7, "atol": 1e-8}
+
+
 def tolerances(dtype):
     """Return ``(rtol, atol)`` for comparing arrays of ``dtype``."""
     dtype = np.dtype(dtype)

@@ -8,6 +8,7 @@ import numpy as np
 
 from . import fixtures as _fixtures
 from ._core import CheckFailed, Diagnosis, case, randn
+from .._validation import NUMERICAL_GRADIENT_TOL
 from ..loops.pooling import pool2d_backward_loops
 from ._runner import ref, run_with_hints, scipy_functions, torch_functions
 from .fixtures import Smooth
@@ -525,7 +526,7 @@ def check_numerical_gradient(student_fn, hidden=False, seed=0):
     run_with_hints("numerical_gradient", _counting_calls(student_fn), _exact, cases,
                           [(("changed its input",), "Restore x[i] after each perturbation "
                             "(or work on x.copy()).")],
-                          diagnoses=diagnoses, rtol=1e-7, atol=1e-8,
+                          diagnoses=diagnoses, **NUMERICAL_GRADIENT_TOL,
                           forbidden=["lessonlib.gradcheck.numerical_gradient",
                                      "lessonlib.gradcheck.gradcheck"])
 
