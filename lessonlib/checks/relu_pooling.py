@@ -11,7 +11,7 @@ import numpy as np
 
 from .. import activations as _act
 from .. import pooling as _pool
-from .. import signal as _sig
+from .. import padding as _pad
 from .._validation import as_pair
 from ._core import Case, Diagnosis, ShapeDiagnosis, _a, skip
 from ._runner import (When, broadcast_advice, conv_fn, documented, loop_diagnoses, run,
@@ -201,7 +201,7 @@ def check_max_pool2d(student_fn, hidden=False, seed=0):
         if as_pair(padding, "padding", 0) == (0, 0):
             raise ValueError("not applicable")
         p = as_pair(padding, "padding", 0)
-        return _pool.max_pool2d(_sig.pad2d(x, p), kernel_size, stride, 0)
+        return _pool.max_pool2d(_pad.pad2d(x, p), kernel_size, stride, 0)
 
     diagnoses = _pool_common(_pool.max_pool2d, "max") + [
         Diagnosis(zero_pad, "It pads with zeros: max pooling pads with -inf, so the padding "
