@@ -94,7 +94,7 @@ def show_images(images, titles=None, cmap="gray", size=3.0, signed=None, ncols=N
     h0, w0 = images[0].shape[:2]
     title_size = min(11.0, 6.0 + 2.0 * size)
     row_height = size * h0 / w0 + (title_size / 30 if titles is not None else 0.0)
-    height = row_height * nrows + (0.45 if suptitle else 0.0) + 0.1
+    height = round(row_height * nrows + (0.45 if suptitle else 0.0) + 0.1, 1)
     # Constrained layout keeps titles and colour bars off the images, however
     # small the panels are.
     fig, axes = plt.subplots(nrows, ncols, figsize=(max(size * ncols, 1.6), height),
