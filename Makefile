@@ -21,7 +21,7 @@ $(VENV)/.installed: pyproject.toml
 
 # The student's JupyterLab on course/ (nbgrader's Validate button, none of its
 # instructor tools) and the instructor's at the course root (formgrader,
-# create-assignment). lessonlib/labs.py builds both command lines (tests/test_labs.py
+# create-assignment). lessonlib/labs.py builds both command lines (tests/notebooks/test_labs.py
 # starts the same ones) from the config folders jupyter/student and jupyter/instructor;
 # it adds --allow-root as root. Extra options: make lab LAB_ARGS="--port=9000".
 lab: venv
@@ -37,7 +37,7 @@ test: venv
 	$(BIN)/python -m pytest -n 2 --dist loadgroup -p no:nbval --doctest-modules --cov=lessonlib --cov-report=term --durations=15 tests lessonlib
 	$(BIN)/python -m pytest -n 2 --dist loadscope --nbval solutions --nbval-current-env
 	@echo "PyTorch is optional: the tests that compare with it, run again with it hidden, must skip."
-	PYTHONPATH=tests/_without_torch $(BIN)/python -m pytest -q -n 2 -p no:nbval -p no:cacheprovider $$(grep -l torch tests/test_*.py)
+	PYTHONPATH=tests/_without_torch $(BIN)/python -m pytest -q -n 2 -p no:nbval -p no:cacheprovider $$(grep -rl torch tests --include='test_*.py')
 
 # After editing solutions/: re-execute them (outputs are committed), then release.
 execute: venv

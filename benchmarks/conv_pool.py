@@ -128,7 +128,7 @@ def _torch_conv_step(torch, x, w, b, dout, stride, pad, groups):
 
 def _time_loops(fast_row, shape, repeats):
     """The plain-loop path (conv2d_loops + conv2d_backward_loops) on the smallest shape."""
-    from lessonlib.conv_loops import conv2d_backward_loops, conv2d_loops
+    from lessonlib.loops.conv import conv2d_backward_loops, conv2d_loops
 
     name, xs, ws, stride, pad, groups = shape
     rng = np.random.default_rng(1)
@@ -149,7 +149,7 @@ def _time_loops(fast_row, shape, repeats):
 def run_pool(repeats, tiny=False, log=print):
     """Time max/avg pooling forward + backward against PyTorch; return the section's dict."""
     from lessonlib import (avg_pool2d, avg_pool2d_backward, max_pool2d, max_pool2d_backward)
-    from lessonlib.layers import MaxPool2d
+    from lessonlib.nn.layers import MaxPool2d
 
     torch = optional_torch()
     rng = np.random.default_rng(0)

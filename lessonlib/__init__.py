@@ -10,6 +10,7 @@ Every public name is importable from the package itself::
 """
 
 from .arithmetic import *  # noqa: F401,F403
+from .padding import *  # noqa: F401,F403
 from .signal import *  # noqa: F401,F403
 from .conv import *  # noqa: F401,F403
 from .conv_transpose import *  # noqa: F401,F403
@@ -19,9 +20,8 @@ from .linear import *  # noqa: F401,F403
 from .losses import *  # noqa: F401,F403
 from .normalization import *  # noqa: F401,F403
 from .dropout import *  # noqa: F401,F403
-from .layers import *  # noqa: F401,F403
+from .nn import *  # noqa: F401,F403
 from .optim import *  # noqa: F401,F403
-from .init import *  # noqa: F401,F403
 from .gradcheck import *  # noqa: F401,F403
 from .data import *  # noqa: F401,F403
 from .augment import *  # noqa: F401,F403

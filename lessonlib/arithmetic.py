@@ -24,30 +24,9 @@ A transposed convolution runs the same map backwards::
 
 from __future__ import annotations
 
-import numbers
-
-from ._validation import check_int
+from ._validation import check_int, padding_sides
 
 __all__ = ["conv_output_size", "conv_transpose_output_size"]
-
-
-def _check_padding(padding):
-    """Return ``(before, after)`` from an int or a pair of ints >= 0."""
-    if isinstance(padding, (tuple, list)):
-        if len(padding) != 2:
-            raise ValueError(
-                f"padding must be an integer >= 0 or a pair (before, after), "
-                f"got a sequence of length {len(padding)}: {padding!r}."
-            )
-        before, after = padding
-    elif isinstance(padding, numbers.Integral) and not isinstance(padding, bool):
-        before = after = padding
-    else:
-        raise TypeError(
-            f"padding must be an integer >= 0 or a pair (before, after), "
-            f"got {padding!r} of type {type(padding).__name__}."
-        )
-    return check_int(before, "padding", 0), check_int(after, "padding", 0)
 
 
 def conv_output_size(n, kernel_size, stride=1, padding=0, dilation=1):
@@ -100,7 +79,7 @@ def conv_output_size(n, kernel_size, stride=1, padding=0, dilation=1):
     kernel_size = check_int(kernel_size, "kernel_size", 1)
     stride = check_int(stride, "stride", 1)
     dilation = check_int(dilation, "dilation", 1)
-    before, after = _check_padding(padding)
+    before, after = padding_sides(padding, axes=1)
     span = dilation * (kernel_size - 1) + 1
     padded = n + before + after
     if span > padded:

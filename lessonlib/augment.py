@@ -11,8 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._validation import as_float_array, check_int
-from .layers_base import as_generator
+from ._validation import as_float_array, as_generator, check_int
 
 __all__ = ["shift_images", "random_shifts"]
 

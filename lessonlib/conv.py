@@ -9,16 +9,17 @@ where ``g = o // (C_out / groups)`` is the group of output channel ``o``
 and ``C_g = C_in / groups``. The semantics (padding modes, groups,
 dilation, shapes) are those of ``torch.nn.functional.conv2d``.
 
-The computation runs on the fast path of :mod:`lessonlib.conv_im2col`
+The computation runs on the fast path of :mod:`lessonlib.fast.im2col`
 (im2col + one matrix product per chunk of images; depthwise convolutions
-multiply and add shifted windows instead); :mod:`lessonlib.conv_loops`
+multiply and add shifted windows instead); :mod:`lessonlib.loops.conv`
 holds the same functions written with plain loops.
 """
 
 from __future__ import annotations
 
-from . import conv_im2col as fast
-from ._validation import as_float_array, as_pair, check_int, result_dtype
+from ._validation import (as_float_array, as_pair, check_dout, check_int, padding_sides,
+                          result_dtype)
+from .fast import im2col as fast
 from .arithmetic import conv_output_size
 
 __all__ = ["conv2d", "conv2d_backward", "depthwise_separable_conv2d"]
@@ -26,42 +27,6 @@ __all__ = ["conv2d", "conv2d_backward", "depthwise_separable_conv2d"]
 _X_HINT = ("Layout is (N, C, H, W): for one image use x[None], "
            "for one gray (H, W) image x[None, None].")
 _W_HINT = "Layout is (C_out, C_in // groups, kH, kW)."
-
-
-def resolve_padding(padding, kernel_hw, stride, dilation):
-    """Padding argument -> ``(top, bottom, left, right)``.
-
-    ``"same"`` pads a total of ``dilation*(k-1)`` per axis, the extra
-    pixel of an even kernel going after (bottom/right), as PyTorch does.
-    ``"full"`` pads ``dilation*(k-1)`` on every side.
-    """
-    if isinstance(padding, str):
-        spans = [d * (k - 1) for k, d in zip(kernel_hw, dilation)]
-        if padding == "valid":
-            return 0, 0, 0, 0
-        if padding == "full":
-            return spans[0], spans[0], spans[1], spans[1]
-        if padding == "same":
-            if tuple(stride) != (1, 1):
-                raise ValueError(
-                    f"padding='same' needs stride=1 (as in PyTorch), got stride={stride}. "
-                    f"For a strided layer give the padding as a number, e.g. "
-                    f"padding={kernel_hw[0] // 2} for a {kernel_hw[0]}x{kernel_hw[1]} kernel."
-                )
-            return (spans[0] // 2, spans[0] - spans[0] // 2,
-                    spans[1] // 2, spans[1] - spans[1] // 2)
-        raise ValueError(
-            f"padding must be an int, a pair (ph, pw) or one of 'valid', 'same', 'full', "
-            f"got {padding!r}."
-        )
-    if isinstance(padding, (tuple, list)) and len(padding) == 4:
-        raise ValueError(
-            f"padding must be an int, a pair (ph, pw) or one of 'valid', 'same', 'full' "
-            f"(as in PyTorch), got the 4-tuple {padding!r}. For a different padding on "
-            f"each side, call pad2d(x, (top, bottom, left, right)) first."
-        )
-    ph, pw = as_pair(padding, "padding", minimum=0)
-    return ph, ph, pw, pw
 
 
 def output_hw(in_hw, kernel_hw, stride, pads, dilation):
@@ -135,13 +100,14 @@ def _setup(x, weight, bias, stride, padding, dilation, groups, dout=None):
     check_not_empty(x, weight)
     c_out, c_in_g, kh, kw = weight.shape
     groups = check_groups(x.shape[1], c_out, c_in_g, groups)
-    pads = resolve_padding(padding, (kh, kw), stride, dilation)
+    pads = padding_sides(padding, kernel_hw=(kh, kw), stride=stride, dilation=dilation)
     out_hw = output_hw(x.shape[2:], (kh, kw), stride, pads, dilation)
     if bias is not None:
         bias = as_float_array(bias, "bias", ndim=1,
                               hint=f"Give one value per output channel: ({c_out},).")
     if dout is not None:
-        dout = check_dout(dout, (x.shape[0], c_out) + out_hw, "conv2d")
+        dout = check_dout(dout, (x.shape[0], c_out) + out_hw, "conv2d",
+                          "x, weight and hyper-parameters (stride, padding, ...)")
     dtype = result_dtype(x, weight, bias, dout)
     bias = check_bias(bias, c_out, dtype)
     x, weight = x.astype(dtype, copy=False), weight.astype(dtype, copy=False)
@@ -244,18 +210,6 @@ def conv2d_backward(dout, x, weight, stride=1, padding=0, dilation=1, groups=1):
                                               groups, dout)
     dx, dweight = fast.backward(dout, weight, plan, groups, x=x)
     return dx, dweight, fast.channel_sum(dout)
-
-
-def check_dout(dout, expected, func):
-    """Return ``dout`` as an array after checking it has the forward output's shape."""
-    dout = as_float_array(dout, "dout", ndim=4, hint=f"dout has the shape of {func}'s output.")
-    if dout.shape != tuple(expected):
-        raise ValueError(
-            f"dout must have the shape of {func}'s output for these arguments, "
-            f"{tuple(expected)}, got {dout.shape}. Pass the same x, weight and "
-            f"hyper-parameters (stride, padding, ...) as to the forward call."
-        )
-    return dout
 
 
 def depthwise_separable_conv2d(x, depthwise_weight, pointwise_weight, depthwise_bias=None,

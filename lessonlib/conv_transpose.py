@@ -17,10 +17,10 @@ is conv2d's forward. Semantics, shapes and argument order are those of
 
 from __future__ import annotations
 
-from . import conv_im2col as fast
-from ._validation import as_float_array, as_pair, check_int, result_dtype
+from ._validation import as_float_array, as_pair, check_dout, check_int, result_dtype
 from .arithmetic import conv_transpose_output_size
-from .conv import check_bias, check_dout, check_not_empty
+from .conv import check_bias, check_not_empty
+from .fast import im2col as fast
 
 __all__ = ["conv_transpose2d", "conv_transpose2d_backward"]
 
@@ -66,7 +66,8 @@ def _setup(x, weight, bias, stride, padding, output_padding, groups, dilation, d
         bias = as_float_array(bias, "bias", ndim=1,
                               hint=f"Give one value per output channel: ({c_out},).")
     if dout is not None:
-        dout = check_dout(dout, (n, c_out) + out_hw, "conv_transpose2d")
+        dout = check_dout(dout, (n, c_out) + out_hw, "conv_transpose2d",
+                          "x, weight and hyper-parameters (stride, padding, ...)")
     dtype = result_dtype(x, weight, bias, dout)
     bias = check_bias(bias, c_out, dtype)
     # The convolution this one transposes maps (N, C_out, Ho, Wo) to (N, C_in, H, W).

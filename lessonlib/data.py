@@ -18,8 +18,7 @@ import functools
 
 import numpy as np
 
-from ._validation import as_pair
-from .layers_base import float_dtype
+from ._validation import as_pair, float_dtype
 from .split import train_val_split
 
 __all__ = ["load_digits", "load_mnist", "load_photo", "train_val_split"]

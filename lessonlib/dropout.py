@@ -23,8 +23,7 @@ import numbers
 
 import numpy as np
 
-from ._validation import as_float_array, result_dtype
-from .layers_base import as_generator
+from ._validation import as_float_array, as_generator, result_dtype
 
 __all__ = ["dropout", "dropout_backward"]
 

@@ -28,12 +28,12 @@ import numbers
 
 import numpy as np
 
-from ._validation import as_float_array
+from ._validation import GRADCHECK_TOL, as_float_array
 
 __all__ = ["numerical_gradient", "relative_error", "gradcheck", "GRADCHECK_TOL"]
 
-#: Largest relative error :func:`gradcheck` accepts for a correct float64 gradient.
-GRADCHECK_TOL = 1e-6
+# GRADCHECK_TOL, the largest relative error gradcheck accepts for a correct float64
+# gradient, is one of the tolerances kept together in lessonlib._validation.
 
 
 def _check_eps(eps):

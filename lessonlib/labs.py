@@ -30,7 +30,7 @@ current directory. The assignment and course lists are off in both: they need
 nbgrader's exchange, which a one-machine course does not have.
 
 :func:`command` builds the command line, environment and working directory that
-the Makefile runs (through :func:`main`) and that ``tests/test_labs.py`` starts
+the Makefile runs (through :func:`main`) and that ``tests/notebooks/test_labs.py`` starts
 with a free port and a token.
 
 This module needs a checkout of the repository (the ``jupyter/`` folder beside

@@ -16,7 +16,7 @@ the padded input. The input is first copied to channels-last layout
 NCHW feature map has rows of only a few pixels, which NumPy handles
 slowly). Backward scatters with strided adds over the same slices, so
 overlapping windows accumulate. The pixel loops a student writes live in
-:mod:`lessonlib.pool_loops`; the tests prove both agree.
+:mod:`lessonlib.loops.pooling`; the tests prove both agree.
 """
 
 from __future__ import annotations
@@ -26,13 +26,14 @@ import functools
 import numpy as np
 
 from .arithmetic import conv_output_size
-from ._validation import as_float_array, as_pair, result_dtype
+from ._validation import as_float_array, as_pair, check_dout, result_dtype
 
 # Pure function of small ints, called on every forward and backward pass.
 _output_size = functools.lru_cache(maxsize=1024)(conv_output_size)
 
 __all__ = ["max_pool2d", "avg_pool2d", "max_pool2d_backward", "avg_pool2d_backward"]
 
+_SAME = "x, kernel_size, stride and padding"
 _X_HINT = "Pooling expects a batch (N, C, H, W); for one 2-D image use x[None, None]."
 
 
@@ -53,7 +54,7 @@ def check_pool_args(kernel_size, stride=None, padding=0):
 def pool_setup(x, kernel_size, stride, padding, name="x"):
     """Check pooling arguments; return ``x, (kH, kW), (sH, sW), (pH, pW), (Ho, Wo)``.
 
-    Shared by the fast path and the loops of :mod:`lessonlib.pool_loops`.
+    Shared by the fast path and the loops of :mod:`lessonlib.loops.pooling`.
     """
     x = as_float_array(x, name, ndim=4, hint=_X_HINT)
     k, s, p = check_pool_args(kernel_size, stride, padding)
@@ -66,19 +67,6 @@ def pool_setup(x, kernel_size, stride, padding, name="x"):
         )
     out = (_output_size(h, k[0], s[0], p[0]), _output_size(w, k[1], s[1], p[1]))
     return x, k, s, p, out
-
-
-def check_dout(dout, x, out_hw):
-    """Check that ``dout`` has the shape of the forward output."""
-    dout = as_float_array(dout, "dout", ndim=4, hint=_X_HINT)
-    expected = x.shape[:2] + tuple(out_hw)
-    if dout.shape != expected:
-        raise ValueError(
-            f"dout must have the shape of the forward output {expected}, got "
-            f"{dout.shape}. Pass the same x, kernel_size, stride and padding as "
-            f"in the forward call."
-        )
-    return dout
 
 
 def _to_hwc(x, p, value, dtype=None):
@@ -158,7 +146,7 @@ def _max_cache(x, kernel_size, stride=None, padding=0):
 def _max_backward_cache(dout, cache):
     """Backward max pooling from the cache of :func:`_max_cache`: ``dx``."""
     xt, best, x, k, s, p, out = cache
-    dout = check_dout(dout, x, out)
+    dout = check_dout(dout, x.shape[:2] + out, "max_pool2d", _SAME)
     dout_t = _to_hwc(dout, (0, 0), 0, result_dtype(dout, x))
     return _from_hwc(_max_scatter(xt, best, dout_t, k, s, out), x.shape, p)
 
@@ -293,7 +281,7 @@ def avg_pool2d_backward(dout, x, kernel_size, stride=None, padding=0):
         Gradient with respect to ``x``.
     """
     x, k, s, p, out = pool_setup(x, kernel_size, stride, padding)
-    dout = check_dout(dout, x, out)
+    dout = check_dout(dout, x.shape[:2] + out, "avg_pool2d", _SAME)
     dtype = result_dtype(dout, x)
     share = _to_hwc(dout, (0, 0), 0, dtype)
     share /= k[0] * k[1]

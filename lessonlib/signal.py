@@ -1,4 +1,4 @@
-"""Padding, and convolution versus cross-correlation on plain signals.
+"""Convolution versus cross-correlation on plain signals.
 
 A CNN's "convolution" is a *cross-correlation*: the kernel slides over the
 input without being flipped,
@@ -20,46 +20,16 @@ strided convolution is :func:`lessonlib.conv2d`.
 
 from __future__ import annotations
 
-import numbers
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from ._validation import as_float_array, result_dtype
+from .padding import pad2d
 
-__all__ = ["pad2d", "convolve1d", "correlate1d", "correlate2d", "convolve2d"]
+__all__ = ["convolve1d", "correlate1d", "correlate2d", "convolve2d"]
 
 _MODES = ("full", "same", "valid")
-
-
-def _as_padding4(padding, name="padding"):
-    """Return ``(top, bottom, left, right)`` from int | (ph, pw) | 4-tuple, all >= 0."""
-    if isinstance(padding, (tuple, list)):
-        if len(padding) == 2:
-            items = (padding[0], padding[0], padding[1], padding[1])
-        elif len(padding) == 4:
-            items = tuple(padding)
-        else:
-            raise ValueError(
-                f"{name} must be an int, a pair (ph, pw) or a 4-tuple "
-                f"(top, bottom, left, right), got a sequence of length {len(padding)}: "
-                f"{padding!r}."
-            )
-    else:
-        items = (padding,) * 4
-    for item in items:
-        if isinstance(item, (bool, np.bool_)) or not isinstance(item, numbers.Integral):
-            raise TypeError(
-                f"{name} must be an int, a pair (ph, pw) or a 4-tuple "
-                f"(top, bottom, left, right) of ints, got {padding!r}. "
-                f"Padding is a whole number of pixels."
-            )
-        if item < 0:
-            raise ValueError(
-                f"{name} must be >= 0 on every side, got {padding!r}. "
-                f"To remove pixels, slice the array instead."
-            )
-    return tuple(int(i) for i in items)
 
 
 def _check_mode(mode):
@@ -67,43 +37,6 @@ def _check_mode(mode):
         raise ValueError(
             f"mode must be one of 'full', 'same', 'valid', got {mode!r}."
         )
-
-
-def pad2d(x, padding, value=0.0):
-    """Pad the last two axes (height, width) of an array with a constant.
-
-    Parameters
-    ----------
-    x : ndarray of shape (H, W), (C, H, W) or (N, C, H, W)
-        Array to pad.
-    padding : int or tuple of (int, int) or tuple of (int, int, int, int)
-        ``p`` pads every side by ``p``; ``(ph, pw)`` pads top and bottom by
-        ``ph``, left and right by ``pw``; ``(top, bottom, left, right)``
-        pads each side on its own.
-    value : float, default 0.0
-        The fill value (``-inf`` is what max pooling pads with).
-
-    Returns
-    -------
-    ndarray of shape (..., H + top + bottom, W + left + right)
-        A new array with the dtype of ``x`` (float32 stays float32).
-
-    Examples
-    --------
-    >>> pad2d(np.ones((1, 2)), (1, 0)).tolist()
-    [[0.0, 0.0], [1.0, 1.0], [0.0, 0.0]]
-    >>> pad2d(np.ones((1, 1)), (0, 0, 1, 2), value=9).tolist()
-    [[9.0, 1.0, 9.0, 9.0]]
-    """
-    x = as_float_array(x, "x", ndim=(2, 3, 4),
-                       hint="pad2d pads the last two axes (height, width).")
-    top, bottom, left, right = _as_padding4(padding)
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
-        raise TypeError(f"value must be a real number, got {value!r}.")
-    h, w = x.shape[-2:]
-    out = np.full(x.shape[:-2] + (h + top + bottom, w + left + right), value, dtype=x.dtype)
-    out[..., top:top + h, left:left + w] = x
-    return out
 
 
 def _as_signal(x, name):

@@ -12,8 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._validation import check_int
-from .layers_base import as_generator
+from ._validation import as_generator, check_int
 
 __all__ = ["train_val_split"]
 

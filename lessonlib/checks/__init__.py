@@ -36,9 +36,10 @@ module              checks
 
 The machinery: :mod:`~lessonlib.checks._core` (cases, diagnoses,
 comparison, rendering), :mod:`~lessonlib.checks._runner` (the one runner
-and the reference-refusal policy), :mod:`~lessonlib.checks._oracles` (the
-checks' own loop references) and :mod:`~lessonlib.checks.fixtures` (what a
-check hands to the student's function).
+and the reference-refusal policy) and :mod:`~lessonlib.checks.fixtures` (what a
+check hands to the student's function). The checks' loop references with
+switches for known mistakes are the library's own loop oracles
+(:mod:`lessonlib.loops`).
 """
 
 from ._core import Case, CheckFailed, Diagnosis, run_cases  # noqa: F401

@@ -43,7 +43,7 @@ from .._validation import tolerances
 
 __all__ = ["CheckFailed", "ForbiddenCall", "Case", "Diagnosis", "ShapeDiagnosis", "run_cases",
            "compare", "shape_hint", "passed", "crash_line", "recording_calls", "render",
-           "format_mismatch", "WIDTH", "case", "randn", "skip", "as_pair"]
+           "format_mismatch", "WIDTH", "case", "randn", "skip"]
 
 # Bound once: a student rebinding np.allclose & co. does not change verdicts.
 _isclose = np.isclose
@@ -503,8 +503,3 @@ def _a(*rows):
 def skip():
     """Raise: a diagnosis that does not apply to the case at hand."""
     raise ValueError("not applicable")
-
-
-def as_pair(v):
-    """``(v, v)`` for a single value, the pair itself for a pair."""
-    return tuple(v) if isinstance(v, (tuple, list)) else (v, v)

@@ -64,6 +64,9 @@ _SIZE_ERRORS = ("cannot be interpreted as an integer", "slice indices must be in
 class When:
     """A forbidden call only when ``test(arguments)`` is true (``conv2d`` with ``groups > 1``).
 
+    ``arguments`` is the dict of the call's arguments by parameter name
+    (``{"x": ..., "groups": 2, ...}``), the only thing read from the call.
+
     Checked in this process only (a proxy of the student's kernel is guarded
     there by the grading overlay, which provides the permitted part).
     """
@@ -101,6 +104,20 @@ def _item_label(item):
     return _label(item)
 
 
+def _call_arguments(frame):
+    """The arguments of the call that ``frame`` starts, by parameter name (nothing else).
+
+    At a profile hook's ``"call"`` event only the parameters are bound; reading
+    exactly those (not whatever else the frame holds) is what a :class:`When`
+    rule is given.
+    """
+    code = frame.f_code
+    n = code.co_argcount + code.co_kwonlyargcount
+    n += bool(code.co_flags & inspect.CO_VARARGS) + bool(code.co_flags & inspect.CO_VARKEYWORDS)
+    values = frame.f_locals
+    return {name: values[name] for name in code.co_varnames[:n] if name in values}
+
+
 @contextlib.contextmanager
 def _recording_when(rules, hits):
     """Record calls matching :class:`When` rules, on top of any profile hook in place."""
@@ -121,7 +138,7 @@ def _recording_when(rules, hits):
         if event == "call" and frame.f_code in codes:
             rule = codes[frame.f_code]
             try:
-                hit = rule.test(dict(frame.f_locals))
+                hit = rule.test(_call_arguments(frame))
             except Exception:  # a rule that cannot tell: not a hit
                 hit = False
             if hit:

@@ -8,7 +8,8 @@ import numpy as np
 
 from . import fixtures as _fixtures
 from ._core import CheckFailed, Diagnosis, case, randn
-from ._oracles import pool_backward_loop
+from .._validation import NUMERICAL_GRADIENT_TOL
+from ..loops.pooling import pool2d_backward_loops
 from ._runner import ref, run_with_hints, scipy_functions, torch_functions
 from .fixtures import Smooth
 
@@ -63,7 +64,7 @@ def check_relu_backward(student_fn, hidden=False, seed=0):
     ]
     run_with_hints("relu_backward", student_fn, ref("relu_backward"), cases,
                    diagnoses=diagnoses,
-                   forbidden=[ref("relu_backward"), "lessonlib.layers.ReLU.backward"])
+                   forbidden=[ref("relu_backward"), "lessonlib.nn.layers.ReLU.backward"])
 
 
 def _na():
@@ -119,7 +120,7 @@ def check_linear_backward(student_fn, hidden=False, seed=0):
     run_with_hints("linear_backward", student_fn, ref("linear_backward"), cases,
                    [_FORGOT_DBIAS], diagnoses=diagnoses, shape_hint=_lin_shape_hint,
                    outputs=("dx", "dweight", "dbias"),
-                   forbidden=[ref("linear_backward"), "lessonlib.layers.Linear.backward",
+                   forbidden=[ref("linear_backward"), "lessonlib.nn.layers.Linear.backward",
                               ref("conv2d_backward")])
 
 
@@ -197,7 +198,7 @@ def _rows_dropped(mode):
         m = min(ho, wo)
         d[:, :, m:, :] = 0
         d[:, :, :, m:] = 0
-        return pool_backward_loop(d, x, k, stride, padding, mode=mode)
+        return pool2d_backward_loops(d, x, k, stride, padding, mode=mode)
     return wrong
 
 
@@ -211,7 +212,7 @@ def _stride_ignored(mode):
     def wrong(d, x, k, stride=None, padding=0):
         if stride is None or stride == 1:
             raise ValueError("not applicable")
-        return pool_backward_loop(d, x, k, 1, padding, mode=mode)
+        return pool2d_backward_loops(d, x, k, 1, padding, mode=mode)
     return wrong
 
 
@@ -225,7 +226,7 @@ def check_max_pool2d_backward(student_fn, hidden=False, seed=0):
     cases = _pool_cases(rng, hidden, "max")
 
     def wrong(**opts):
-        return lambda d, x, k, stride=None, padding=0: pool_backward_loop(
+        return lambda d, x, k, stride=None, padding=0: pool2d_backward_loops(
             d, x, k, stride=opts.get("stride", stride), padding=padding, mode="max",
             accumulate=opts.get("accumulate", True), ties=opts.get("ties", "first"))
 
@@ -255,8 +256,8 @@ def check_max_pool2d_backward(student_fn, hidden=False, seed=0):
     ]
     run_with_hints("max_pool2d_backward", student_fn, ref("max_pool2d_backward"),
                    cases, diagnoses=diagnoses, shape_hint=_pool_shape_hint,
-                   forbidden=[ref("max_pool2d_backward"), "lessonlib.layers.MaxPool2d.backward",
-                              "lessonlib.pool_loops.max_pool2d_backward_loops"])
+                   forbidden=[ref("max_pool2d_backward"), "lessonlib.nn.layers.MaxPool2d.backward",
+                              "lessonlib.loops.pooling.max_pool2d_backward_loops"])
 
 
 def check_avg_pool2d_backward(student_fn, hidden=False, seed=0):
@@ -265,7 +266,7 @@ def check_avg_pool2d_backward(student_fn, hidden=False, seed=0):
     cases = _pool_cases(rng, hidden, "avg")
 
     def wrong(**opts):
-        return lambda d, x, k, stride=None, padding=0: pool_backward_loop(
+        return lambda d, x, k, stride=None, padding=0: pool2d_backward_loops(
             d, x, k, stride=opts.get("stride", stride), padding=padding, mode="avg",
             accumulate=opts.get("accumulate", True), divisor=opts.get("divisor", "window"))
 
@@ -289,8 +290,8 @@ def check_avg_pool2d_backward(student_fn, hidden=False, seed=0):
     ]
     run_with_hints("avg_pool2d_backward", student_fn, ref("avg_pool2d_backward"),
                    cases, diagnoses=diagnoses, shape_hint=_pool_shape_hint,
-                   forbidden=[ref("avg_pool2d_backward"), "lessonlib.layers.AvgPool2d.backward",
-                              "lessonlib.pool_loops.avg_pool2d_backward_loops",
+                   forbidden=[ref("avg_pool2d_backward"), "lessonlib.nn.layers.AvgPool2d.backward",
+                              "lessonlib.loops.pooling.avg_pool2d_backward_loops",
                               ref("conv2d_backward"), ref("conv_transpose2d")])
 
 
@@ -418,10 +419,10 @@ def check_conv2d_backward(student_fn, hidden=False, seed=0):
                    outputs=("dx", "dweight", "dbias"),
                    forbidden=[ref("conv2d_backward"), ref("conv_transpose2d"),
                               "lessonlib.conv_transpose.conv_transpose2d_backward",
-                              "lessonlib.conv_loops.conv2d_backward_loops",
-                              "lessonlib.conv_loops.conv_transpose2d_loops",
-                              "lessonlib.conv_im2col.backward",
-                              "lessonlib.layers_conv.Conv2d.backward"])
+                              "lessonlib.loops.conv.conv2d_backward_loops",
+                              "lessonlib.loops.conv.conv_transpose2d_loops",
+                              "lessonlib.fast.im2col.backward",
+                              "lessonlib.nn.conv.Conv2d.backward"])
 
 
 # ------------------------------------------------------- numerical gradient
@@ -525,7 +526,7 @@ def check_numerical_gradient(student_fn, hidden=False, seed=0):
     run_with_hints("numerical_gradient", _counting_calls(student_fn), _exact, cases,
                           [(("changed its input",), "Restore x[i] after each perturbation "
                             "(or work on x.copy()).")],
-                          diagnoses=diagnoses, rtol=1e-7, atol=1e-8,
+                          diagnoses=diagnoses, **NUMERICAL_GRADIENT_TOL,
                           forbidden=["lessonlib.gradcheck.numerical_gradient",
                                      "lessonlib.gradcheck.gradcheck"])
 
@@ -684,11 +685,11 @@ def check_kernel_loss_and_grad(student_fn, hidden=False, seed=0):
                    outputs=("loss", "dkernel"),
                    forbidden=[ref("correlate2d"), ref("convolve2d"), ref("conv2d"),
                               ref("conv2d_backward"), ref("conv_transpose2d"),
-                              "lessonlib.conv_loops.conv2d_loops",
-                              "lessonlib.conv_loops.conv2d_backward_loops",
-                              "lessonlib.conv_im2col.forward", "lessonlib.conv_im2col.backward",
-                              "lessonlib.layers_conv.Conv2d.forward",
-                              "lessonlib.layers_conv.Conv2d.backward",
+                              "lessonlib.loops.conv.conv2d_loops",
+                              "lessonlib.loops.conv.conv2d_backward_loops",
+                              "lessonlib.fast.im2col.forward", "lessonlib.fast.im2col.backward",
+                              "lessonlib.nn.conv.Conv2d.forward",
+                              "lessonlib.nn.conv.Conv2d.backward",
                               "lessonlib.gradcheck.numerical_gradient",
                               "lessonlib.gradcheck.gradcheck"]
                    + scipy_functions() + torch_functions("conv2d"))

@@ -6,10 +6,12 @@ import sys
 
 import numpy as np
 
-import lessonlib.conv_im2col  # noqa: F401  (refused with a dilated plan)
-import lessonlib.conv_loops  # noqa: F401  (its functions are refused in 08)
+import lessonlib.fast.im2col  # noqa: F401  (refused with a dilated plan)
+import lessonlib.loops.conv  # noqa: F401  (its functions are refused in 08)
 
-from ._core import Diagnosis, ShapeDiagnosis, as_pair, case, randn
+from .._validation import as_pair
+from ._core import Diagnosis, ShapeDiagnosis, case, randn
+from .channels import conv2d_param_count_reference
 from ._runner import When, ref, run_with_hints, scipy_functions, torch_functions
 
 __all__ = [
@@ -33,22 +35,22 @@ def _groups_above_one(arguments):
 
 
 def _dilated_or_grouped(arguments):
-    return _groups_above_one(arguments) or as_pair(arguments.get("dilation", 1)) != (1, 1)
+    return _groups_above_one(arguments) or as_pair(arguments.get("dilation", 1), "dilation") != (1, 1)
 
 
 def _conv_forbidden(*names, test=_groups_above_one, what="groups > 1"):
     """lessonlib's convolutions: ``conv2d`` only when ``test`` (groups > 1; groups=1 is allowed)."""
     return [When(ref("conv2d"), test, f"lessonlib.conv.conv2d({what})"),
-            When(sys.modules["lessonlib.conv_loops"].conv2d_loops, test,
-                 f"lessonlib.conv_loops.conv2d_loops({what})"),
-            "lessonlib.layers_conv.Conv2d.forward", "lessonlib.conv_im2col.backward",
+            When(sys.modules["lessonlib.loops.conv"].conv2d_loops, test,
+                 f"lessonlib.loops.conv.conv2d_loops({what})"),
+            "lessonlib.nn.conv.Conv2d.forward", "lessonlib.fast.im2col.backward",
             "torch.nn.functional.conv2d"] + [ref(n) for n in names]
 
 
 # ------------------------------------------------------------ counting
 def _param_count(in_channels, out_channels, kernel_size, groups=1, bias=True):
-    kh, kw = (kernel_size, kernel_size) if np.ndim(kernel_size) == 0 else kernel_size
-    return out_channels * (in_channels // groups) * kh * kw + (out_channels if bias else 0)
+    """``conv_param_count``'s argument order for the one count of :mod:`.channels`."""
+    return conv2d_param_count_reference(in_channels, out_channels, kernel_size, bias, groups)
 
 
 def check_conv_param_count(student_fn, hidden=False, seed=0):
@@ -90,7 +92,7 @@ def check_conv_param_count(student_fn, hidden=False, seed=0):
     ]
     run_with_hints("conv_param_count", student_fn, _param_count, cases,
                    diagnoses=diagnoses,
-                   forbidden=["lessonlib.layers_conv.Conv2d.__init__"])
+                   forbidden=["lessonlib.nn.conv.Conv2d.__init__"])
 
 
 # ------------------------------------------------------------ dilated
@@ -232,9 +234,9 @@ def check_dilated_conv2d(student_fn, hidden=False, seed=0):
                                              "depthwise_separable_conv2d",
                                              test=_dilated_or_grouped,
                                              what="dilation > 1 or groups > 1")
-                   + [When(sys.modules["lessonlib.conv_im2col"].forward,
+                   + [When(sys.modules["lessonlib.fast.im2col"].forward,
                            lambda a: tuple(getattr(a.get("plan"), "dilation", (1, 1)))
-                           != (1, 1), "lessonlib.conv_im2col.forward(dilation > 1)")]
+                           != (1, 1), "lessonlib.fast.im2col.forward(dilation > 1)")]
                    + torch_functions("conv2d"))
 
 
@@ -539,10 +541,10 @@ def check_pointwise_conv2d(student_fn, hidden=False, seed=0):
                    diagnoses=diagnoses, shapes=_pw_shapes(),
                    forbidden=[ref("conv2d"), ref("conv2d_backward"), ref("conv_transpose2d"),
                               ref("depthwise_separable_conv2d"), ref("linear"),
-                              "lessonlib.conv_loops.conv2d_loops",
-                              "lessonlib.conv_im2col.forward", "lessonlib.conv_im2col.backward",
-                              "lessonlib.layers_conv.Conv2d.forward",
-                              "lessonlib.layers.Linear.forward"]
+                              "lessonlib.loops.conv.conv2d_loops",
+                              "lessonlib.fast.im2col.forward", "lessonlib.fast.im2col.backward",
+                              "lessonlib.nn.conv.Conv2d.forward",
+                              "lessonlib.nn.layers.Linear.forward"]
                    + torch_functions("conv2d", "linear") + scipy_functions())
 
 
@@ -711,8 +713,8 @@ def check_conv_transpose2d(student_fn, hidden=False, seed=0):
     run_with_hints("conv_transpose2d", student_fn, _ct_ref, cases, hints,
                    diagnoses=diagnoses, shape_hint=_ct_shape_hint,
                    forbidden=[ref("conv_transpose2d"), ref("conv2d_backward"),
-                              "lessonlib.conv_loops.conv_transpose2d_loops",
-                              "lessonlib.conv_loops.conv2d_backward_loops",
-                              "lessonlib.conv_im2col.backward",
-                              "lessonlib.layers_conv.ConvTranspose2d.forward",
+                              "lessonlib.loops.conv.conv_transpose2d_loops",
+                              "lessonlib.loops.conv.conv2d_backward_loops",
+                              "lessonlib.fast.im2col.backward",
+                              "lessonlib.nn.conv.ConvTranspose2d.forward",
                               "torch.nn.functional.conv_transpose2d"])

@@ -16,7 +16,8 @@ import numpy as np
 from .. import activations as _act
 from .. import conv as _conv
 from .. import signal as _sig
-from ._core import (Case, CheckFailed, Diagnosis, ShapeDiagnosis, _a, _is_notebook_frame, as_pair,
+from .._validation import as_pair
+from ._core import (Case, CheckFailed, Diagnosis, ShapeDiagnosis, _a, _is_notebook_frame,
                     skip)
 from ._runner import (broadcast_advice, conv_fn, documented, int_result, loop_diagnoses, run,
                       scipy_functions, torch_functions, truncated)
@@ -93,21 +94,21 @@ def _conv2d_wrongs():
         return _conv.conv2d(x, weight, bias, stride=stride, padding=padding)
 
     def no_stride_step(x, weight, bias=None, stride=1, padding=0):
-        if as_pair(stride) == (1, 1):
+        if as_pair(stride, "stride") == (1, 1):
             raise ValueError("not applicable")
         full = conv(x, weight, bias, 1, padding)
         ho, wo = conv(x, weight, bias, stride, padding).shape[2:]
         return full[:, :, :ho, :wo]
 
     def stride_on_input(x, weight, bias=None, stride=1, padding=0):
-        sh, sw = as_pair(stride)
+        sh, sw = as_pair(stride, "stride")
         if (sh, sw) == (1, 1):
             raise ValueError("not applicable")
         return conv(np.asarray(x)[:, :, ::sh, ::sw], weight, bias, 1, padding)
 
     def stride_on_padded(x, weight, bias=None, stride=1, padding=0):
-        sh, sw = as_pair(stride)
-        ph, pw = as_pair(padding)
+        sh, sw = as_pair(stride, "stride")
+        ph, pw = as_pair(padding, "padding", 0)
         if (sh, sw) == (1, 1):
             raise ValueError("not applicable")
         xp = np.pad(np.asarray(x), ((0, 0), (0, 0), (ph, ph), (pw, pw)))
@@ -171,7 +172,7 @@ def _conv_ref(x, w, b=None, stride=1, padding=0):
 def _conv2d_shapes():
     def out(x, w, stride=1, padding=0, once=False):
         (n, c, h, wd), (f, _, kh, kw) = np.shape(x), np.shape(w)
-        (sh, sw), (ph, pw) = as_pair(stride), as_pair(padding)
+        (sh, sw), (ph, pw) = as_pair(stride, "stride"), as_pair(padding, "padding", 0)
         m = 1 if once else 2
         return (n, f, (h + m * ph - kh) // sh + 1, (wd + m * pw - kw) // sw + 1)
 
@@ -179,7 +180,7 @@ def _conv2d_shapes():
         return lambda x, w, b=None, stride=1, padding=0: fn(x, w, stride, padding)
 
     def swapped(a):
-        a = as_pair(a)
+        a = as_pair(a, "value", 0)
         if a[0] == a[1]:
             raise ValueError
         return a[::-1]
@@ -188,12 +189,12 @@ def _conv2d_shapes():
         (n, c, h, wd), (f, _, kh, kw) = np.shape(x), np.shape(w)
         if kh == kw:
             raise ValueError
-        (sh, sw), (ph, pw) = as_pair(s), as_pair(p)
+        (sh, sw), (ph, pw) = as_pair(s, "stride"), as_pair(p, "padding", 0)
         return (n, f, (h + 2 * ph - kh) // sh + 1, (wd + 2 * pw - kh) // sw + 1)
 
     def strided_input(x, w, s, p):
         (n, c, h, wd), (f, _, kh, kw) = np.shape(x), np.shape(w)
-        (sh, sw), (ph, pw) = as_pair(s), as_pair(p)
+        (sh, sw), (ph, pw) = as_pair(s, "stride"), as_pair(p, "padding", 0)
         if (sh, sw) == (1, 1):
             raise ValueError
         h2, w2 = -(-h // sh), -(-wd // sw)
@@ -208,7 +209,7 @@ def _conv2d_shapes():
                         "the step of the window: window (i, j) starts at (i * stride, "
                         "j * stride), and the output has conv_output_size(H, kH, stride, "
                         "padding) rows."),
-        ShapeDiagnosis(sig(lambda x, w, s, p: out(x, w, s, 0) if as_pair(p) != (0, 0)
+        ShapeDiagnosis(sig(lambda x, w, s, p: out(x, w, s, 0) if as_pair(p, "padding", 0) != (0, 0)
                            else skip()),
                         "Is padding applied? Pad x with `padding` zeros on each side of the "
                         "height and width before sliding the kernel."),
@@ -234,7 +235,7 @@ def _conv2d_shapes():
 def _conv2d_forbidden():
     """What computes a convolutional layer: lessonlib's, SciPy's and PyTorch's convolutions."""
     return [conv_fn("conv2d"), conv_fn("conv2d_backward"), _sig.correlate2d, _sig.convolve2d,
-            "lessonlib.conv_loops.conv2d_loops", "lessonlib.conv_im2col.forward"] \
+            "lessonlib.loops.conv.conv2d_loops", "lessonlib.fast.im2col.forward"] \
         + scipy_functions() + torch_functions("conv2d")
 
 
@@ -328,25 +329,25 @@ def _fast_wrongs():
 def _fast_shapes():
     def full(x, w, p):
         (n, c, h, wd), (f, _, kh, kw) = np.shape(x), np.shape(w)
-        ph, pw = as_pair(p)
+        ph, pw = as_pair(p, "padding", 0)
         return n, f, h + 2 * ph - kh + 1, wd + 2 * pw - kw + 1
 
     def up(a, s):
         return -(-a // s)
 
     def unpadded(x, w, b=None, stride=1, padding=0):
-        if as_pair(padding) == (0, 0):
+        if as_pair(padding, "padding", 0) == (0, 0):
             skip()
         return _conv_ref(x, w, None, stride, 0).shape
 
     def strided_batch(x, w, b=None, stride=1, padding=0):
-        (sh, sw), (n, f, h1, w1) = as_pair(stride), full(x, w, padding)
+        (sh, sw), (n, f, h1, w1) = as_pair(stride, "stride"), full(x, w, padding)
         if (sh, sw) == (1, 1):
             skip()
         return up(n, sh), up(f, sw), h1, w1
 
     def strided_channels_last(x, w, b=None, stride=1, padding=0):
-        (sh, sw), (n, f, h1, w1) = as_pair(stride), full(x, w, padding)
+        (sh, sw), (n, f, h1, w1) = as_pair(stride, "stride"), full(x, w, padding)
         if (sh, sw) == (1, 1):
             skip()
         return n, up(f, sw), h1, up(w1, sh)
@@ -476,7 +477,7 @@ def check_conv2d_fast(student_fn, hidden=False, seed=0):
     diagnoses = fast[:1] + _conv2d_wrongs() + fast[1:] + [truncated(_conv_ref, "conv2d_fast")]
     run("conv2d_fast", student_fn, _conv_ref, conv2d_cases(hidden, seed), diagnoses,
         _fast_shapes() + _conv2d_shapes(),
-        forbidden=_conv2d_forbidden() + ["lessonlib.conv_im2col.im2col"],
+        forbidden=_conv2d_forbidden() + ["lessonlib.fast.im2col.im2col"],
         hints=[(("could not be broadcast", "bias"), _BIAS_ADVICE),
                ("shape-mismatch for sum", _TENSORDOT_ADVICE),
                ("remapped shapes", _TENSORDOT_ADVICE),     # np.einsum's mismatch
@@ -517,10 +518,11 @@ def param_count_cases(kind, hidden, seed):
     return cases
 
 
-def conv2d_param_count_reference(in_channels, out_channels, kernel_size, bias=True):
-    """Learnable numbers of a Conv2d layer: weights (C_out, C_in, kH, kW) and C_out biases."""
-    kh, kw = as_pair(kernel_size)
-    return out_channels * in_channels * kh * kw + (out_channels if bias else 0)
+def conv2d_param_count_reference(in_channels, out_channels, kernel_size, bias=True, groups=1):
+    """Learnable numbers of a Conv2d layer: weights (C_out, C_in // groups, kH, kW) and C_out
+    biases. The one parameter count of the checks (03's and, with groups, 08's)."""
+    kh, kw = as_pair(kernel_size, "kernel_size")
+    return out_channels * (in_channels // groups) * kh * kw + (out_channels if bias else 0)
 
 
 def linear_param_count_reference(in_features, out_features, bias=True):
@@ -532,7 +534,7 @@ def linear_param_count_reference(in_features, out_features, bias=True):
 def check_conv2d_param_count(student_fn, hidden=False, seed=0):
     """Check ``conv2d_param_count(in_channels, out_channels, kernel_size, bias=True)``."""
     def kk(k):
-        kh, kw = as_pair(k)
+        kh, kw = as_pair(k, "kernel_size")
         return kh * kw
 
     diagnoses = [
@@ -545,9 +547,9 @@ def check_conv2d_param_count(student_fn, hidden=False, seed=0):
                   "That counts a single filter: the layer has out_channels of them."),
         Diagnosis(lambda ci, co, k, bias=True: co * ci * kk(k) + (co * ci if bias else 0),
                   "One bias per filter, not per (filter, input channel) pair."),
-        Diagnosis(lambda ci, co, k, bias=True: co * ci * as_pair(k)[0] ** 2 + (co if bias else 0),
+        Diagnosis(lambda ci, co, k, bias=True: co * ci * as_pair(k, "kernel_size")[0] ** 2 + (co if bias else 0),
                   "For kernel_size=(kH, kW) the filter has kH * kW taps, not kH ** 2."),
-        Diagnosis(lambda ci, co, k, bias=True: co * ci * sum(as_pair(k)) + (co if bias else 0),
+        Diagnosis(lambda ci, co, k, bias=True: co * ci * sum(as_pair(k, "kernel_size")) + (co if bias else 0),
                   "A kH x kW kernel has kH * kW taps per input channel, not kH + kW."),
         Diagnosis(lambda ci, co, k, bias=True: co * kk(k) * (ci + 1) if bias else skip(),
                   "The bias was counted as one more input channel (kH * kW numbers per "

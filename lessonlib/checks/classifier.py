@@ -73,7 +73,7 @@ def check_flatten(student_fn, hidden=False, seed=0):
     ]
     run_with_hints("flatten", student_fn, ref("flatten"), cases,
                    diagnoses=diagnoses, shape_hint=_flatten_shape_hint,
-                   forbidden=[ref("flatten"), "lessonlib.layers.Flatten.forward",
+                   forbidden=[ref("flatten"), "lessonlib.nn.layers.Flatten.forward",
                               "torch.flatten"])
 
 
@@ -134,7 +134,7 @@ def check_linear(student_fn, hidden=False, seed=0):
     ]
     run_with_hints("linear", student_fn, ref("linear"), cases, hints,
                    diagnoses=diagnoses, shape_hint=hint,
-                   forbidden=[ref("linear"), ref("linear_backward"), "lessonlib.layers.Linear.forward",
+                   forbidden=[ref("linear"), ref("linear_backward"), "lessonlib.nn.layers.Linear.forward",
                               "torch.nn.functional.linear"])
 
 
@@ -376,7 +376,7 @@ def check_cross_entropy(student_fn, hidden=False, seed=0):
     run_with_hints("cross_entropy", student_fn, ref("cross_entropy"), cases,
                    diagnoses=diagnoses, shape_hint=_ce_shape_hint,
                    forbidden=[ref("cross_entropy"), ref("log_softmax"), ref("softmax"),
-                              "lessonlib.layers.CrossEntropyLoss.forward",
+                              "lessonlib.nn.layers.CrossEntropyLoss.forward",
                               "scipy.special.log_softmax", "scipy.special.softmax"]
                    + _torch("cross_entropy", "log_softmax", "softmax", "nll_loss"))
 
@@ -436,5 +436,5 @@ def check_cross_entropy_backward(student_fn, hidden=False, seed=0):
     run_with_hints("cross_entropy_backward", student_fn, ref("cross_entropy_backward"),
                    cases, diagnoses=diagnoses,
                    forbidden=[ref("cross_entropy_backward"), ref("softmax"), ref("log_softmax"),
-                              "lessonlib.layers.CrossEntropyLoss.backward",
+                              "lessonlib.nn.layers.CrossEntropyLoss.backward",
                               "scipy.special.softmax"] + _torch("softmax"))

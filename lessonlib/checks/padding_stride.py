@@ -27,7 +27,8 @@ from __future__ import annotations
 import numpy as np
 
 from .. import arithmetic as _arith
-from .. import signal as _sig
+from .. import padding as _pad
+from .._validation import padding_sides
 from ._core import Case, Diagnosis, ShapeDiagnosis, _a, skip
 from ._runner import documented, int_result, run, truncated
 
@@ -145,12 +146,6 @@ def pad2d_cases(hidden, seed):
     return cases
 
 
-def _pad4(padding):
-    if isinstance(padding, (tuple, list)):
-        return tuple(padding) if len(padding) == 4 else (padding[0],) * 2 + (padding[1],) * 2
-    return (padding,) * 4
-
-
 def _padded_shape(x, top, bottom, left, right):
     s = np.shape(x)
     return s[:-2] + (s[-2] + top + bottom, s[-1] + left + right)
@@ -158,7 +153,7 @@ def _padded_shape(x, top, bottom, left, right):
 
 def _pad2d_shapes():
     def once(x, padding, value=0.0):
-        t, b, l, r = _pad4(padding)
+        t, b, l, r = padding_sides(padding)
         return _padded_shape(x, t, 0, l, 0)
 
     def swapped(x, padding, value=0.0):
@@ -200,14 +195,14 @@ def _pad2d_shapes():
 def check_pad2d(student_fn, hidden=False, seed=0):
     """Check ``pad2d(x, padding, value=0.0)``: int, (ph, pw) or (top, bottom, left, right)."""
     diagnoses = [
-        Diagnosis(lambda x, padding, value=0.0: _sig.pad2d(x, padding, 0.0)
+        Diagnosis(lambda x, padding, value=0.0: _pad.pad2d(x, padding, 0.0)
                   if np.asarray(x).dtype.kind == "f" else skip(),
                   "The fill value was ignored: fill the new border with `value` "
                   "(np.pad(..., constant_values=value))."),
     ]
-    diagnoses.append(truncated(_sig.pad2d, "pad2d"))
-    run("pad2d", student_fn, _sig.pad2d, pad2d_cases(hidden, seed), diagnoses,
-        _pad2d_shapes(), forbidden=[_sig.pad2d],
+    diagnoses.append(truncated(_pad.pad2d, "pad2d"))
+    run("pad2d", student_fn, _pad.pad2d, pad2d_cases(hidden, seed), diagnoses,
+        _pad2d_shapes(), forbidden=[_pad.pad2d],
         hints=[("could not broadcast", "A slice such as out[..., top:-bottom] is empty when "
                 "bottom is 0 (-0 is 0): slice with top:top + H and left:left + W instead.")])
 

@@ -11,8 +11,9 @@ import numpy as np
 
 from .. import activations as _act
 from .. import pooling as _pool
-from .. import signal as _sig
-from ._core import Case, Diagnosis, ShapeDiagnosis, _a, as_pair, skip
+from .. import padding as _pad
+from .._validation import as_pair
+from ._core import Case, Diagnosis, ShapeDiagnosis, _a, skip
 from ._runner import (When, broadcast_advice, conv_fn, documented, loop_diagnoses, run,
                       torch_functions, truncated)
 
@@ -106,9 +107,9 @@ def pool_cases(kind, hidden, seed):
 def _pool_shapes():
     def out(x, k, s=None, p=0, ceil=False):
         n, c, h, w = np.shape(x)
-        (kh, kw) = as_pair(k)
-        (sh, sw) = as_pair(k if s is None else s)
-        (ph, pw) = as_pair(p)
+        (kh, kw) = as_pair(k, "kernel_size")
+        (sh, sw) = as_pair(k if s is None else s, "stride")
+        (ph, pw) = as_pair(p, "padding", 0)
         if ceil:
             return (n, c, -((h + 2 * ph - kh) // -sh) + 1, -((w + 2 * pw - kw) // -sw) + 1)
         return (n, c, (h + 2 * ph - kh) // sh + 1, (w + 2 * pw - kw) // sw + 1)
@@ -117,13 +118,13 @@ def _pool_shapes():
         return lambda x, kernel_size, stride=None, padding=0: fn(x, kernel_size, stride, padding)
 
     def square(x, k, s, p):
-        kh, kw = as_pair(k)
+        kh, kw = as_pair(k, "kernel_size")
         if kh == kw:
             raise ValueError
         return out(x, (kh, kh), k if s is None else s, p)
 
     def swapped(v):
-        v = as_pair(v)
+        v = as_pair(v, "value", 0)
         if v[0] == v[1]:
             raise ValueError
         return v[::-1]
@@ -144,7 +145,7 @@ def _pool_shapes():
         ShapeDiagnosis(sig(lambda x, k, s, p: out(x, k, k, p) if s is not None else skip()),
                         "Stride ignored: the windows must move by `stride`, not by the kernel "
                         "size."),
-        ShapeDiagnosis(sig(lambda x, k, s, p: out(x, k, s, 0) if as_pair(p) != (0, 0)
+        ShapeDiagnosis(sig(lambda x, k, s, p: out(x, k, s, 0) if as_pair(p, "padding", 0) != (0, 0)
                            else skip()),
                         "Is padding applied? Pad the height and width by `padding` on each "
                         "side first."),
@@ -166,7 +167,7 @@ def _pool_common(pool, name):
     """Value diagnoses shared by max and average pooling."""
     def no_step(x, kernel_size, stride=None, padding=0):
         s = kernel_size if stride is None else stride
-        if as_pair(s) == (1, 1):
+        if as_pair(s, "stride") == (1, 1):
             raise ValueError("not applicable")
         ho, wo = pool(x, kernel_size, stride, padding).shape[2:]
         return pool(x, kernel_size, 1, padding)[:, :, :ho, :wo]
@@ -197,10 +198,10 @@ def _pool_common(pool, name):
 def check_max_pool2d(student_fn, hidden=False, seed=0):
     """Check ``max_pool2d(x, kernel_size, stride=None, padding=0)`` (pads with -inf, as torch)."""
     def zero_pad(x, kernel_size, stride=None, padding=0):
-        if as_pair(padding) == (0, 0):
+        if as_pair(padding, "padding", 0) == (0, 0):
             raise ValueError("not applicable")
-        p = as_pair(padding)
-        return _pool.max_pool2d(_sig.pad2d(x, p), kernel_size, stride, 0)
+        p = as_pair(padding, "padding", 0)
+        return _pool.max_pool2d(_pad.pad2d(x, p), kernel_size, stride, 0)
 
     diagnoses = _pool_common(_pool.max_pool2d, "max") + [
         Diagnosis(zero_pad, "It pads with zeros: max pooling pads with -inf, so the padding "
@@ -216,7 +217,7 @@ def check_max_pool2d(student_fn, hidden=False, seed=0):
     diagnoses += loop_diagnoses(_pool.max_pool2d)
     run("max_pool2d", student_fn, _pool.max_pool2d, pool_cases("max", hidden, seed),
         diagnoses, _pool_shapes(),
-        forbidden=[_pool.max_pool2d, "lessonlib.pool_loops.max_pool2d_loops"]
+        forbidden=[_pool.max_pool2d, "lessonlib.loops.pooling.max_pool2d_loops"]
         + torch_functions("max_pool2d"),
         hints=[("could not be broadcast", broadcast_advice("window"))])
 
@@ -225,11 +226,11 @@ def check_max_pool2d(student_fn, hidden=False, seed=0):
 def check_avg_pool2d(student_fn, hidden=False, seed=0):
     """Check ``avg_pool2d(x, kernel_size, stride=None, padding=0)`` (padding zeros count, as torch)."""
     def k_area(kernel_size):
-        kh, kw = as_pair(kernel_size)
+        kh, kw = as_pair(kernel_size, "kernel_size")
         return kh * kw
 
     def exclude(x, kernel_size, stride=None, padding=0):
-        if as_pair(padding) == (0, 0):
+        if as_pair(padding, "padding", 0) == (0, 0):
             raise ValueError("not applicable")
         ones = np.ones_like(np.asarray(x, dtype=float))
         return (_pool.avg_pool2d(x, kernel_size, stride, padding)
@@ -243,7 +244,7 @@ def check_avg_pool2d(student_fn, hidden=False, seed=0):
                   "It is the sum of each window: divide by the number of values, kH * kW."),
         Diagnosis(lambda x, kernel_size, stride=None, padding=0:
                   _pool.avg_pool2d(x, kernel_size, stride, padding) * k_area(kernel_size)
-                  / as_pair(kernel_size)[0],
+                  / as_pair(kernel_size, "kernel_size")[0],
                   "It divides by kH only: the window holds kH * kW values."),
         Diagnosis(lambda x, kernel_size, stride=None, padding=0:
                   _pool.max_pool2d(x, kernel_size, stride, padding),
@@ -252,7 +253,7 @@ def check_avg_pool2d(student_fn, hidden=False, seed=0):
     diagnoses += [truncated(_pool.avg_pool2d, "avg_pool2d")] + loop_diagnoses(_pool.avg_pool2d)
     run("avg_pool2d", student_fn, _pool.avg_pool2d, pool_cases("avg", hidden, seed),
         diagnoses, _pool_shapes(),
-        forbidden=[_pool.avg_pool2d, "lessonlib.pool_loops.avg_pool2d_loops",
+        forbidden=[_pool.avg_pool2d, "lessonlib.loops.pooling.avg_pool2d_loops",
                    When(conv_fn("conv2d"), lambda a: _groups_of(a) > 1)]
         + torch_functions("avg_pool2d"),
         hints=[("could not be broadcast", broadcast_advice("window"))])

@@ -705,8 +705,8 @@ def check_batch_norm2d(student_fn, hidden=False, seed=0):
                               f"(running_mean[...] = ...), not returned.")
     _check("batch_norm2d", student_fn, ref("batch_norm2d"), cases,
            forbidden=[ref("batch_norm2d"), ref("batch_norm2d_backward"),
-                      "lessonlib.layers_norm.BatchNorm2d.forward",
-                      "lessonlib.layers_norm.BatchNorm2d.backward", "torch.nn.BatchNorm2d.forward"]
+                      "lessonlib.nn.normalization.BatchNorm2d.forward",
+                      "lessonlib.nn.normalization.BatchNorm2d.backward", "torch.nn.BatchNorm2d.forward"]
            + torch_functions("batch_norm"),
            hints=hints, adapt=_with_running, post=y_alone, diagnoses=diagnoses,
            outputs=("y", "running_mean", "running_var"))
@@ -795,8 +795,8 @@ def check_batch_norm2d_backward(student_fn, hidden=False, seed=0):
 
     _check("batch_norm2d_backward", student_fn, ref("batch_norm2d_backward"), cases,
            forbidden=[ref("batch_norm2d_backward"), ref("batch_norm2d"),
-                      "lessonlib.layers_norm.BatchNorm2d.backward",
-                      "lessonlib.layers_norm.BatchNorm2d.forward"]
+                      "lessonlib.nn.normalization.BatchNorm2d.backward",
+                      "lessonlib.nn.normalization.BatchNorm2d.forward"]
            + torch_functions("batch_norm"),
            hints=[(("changed its input",), _in_place(["dout", "x", "gamma"]))],
            diagnoses=diagnoses, shape_hint=shape_hint, outputs=("dx", "dgamma", "dbeta"))
@@ -896,7 +896,7 @@ def check_dropout(student_fn, hidden=False, seed=0):
           "return zeros (if p == 1: ...) without dividing.")
     _check("dropout", student_fn, ref("dropout"), cases,
            forbidden=[ref("dropout"), ref("dropout_backward"),
-                      "lessonlib.layers_norm.Dropout.forward", "torch.nn.Dropout.forward"]
+                      "lessonlib.nn.normalization.Dropout.forward", "torch.nn.Dropout.forward"]
            + torch_functions("dropout"),
            hints=[(("nan/inf", "p = 1"), p1), (("ZeroDivisionError", "p = 1"), p1),
                   (("changed its input",), _in_place(["x"]))],
@@ -953,7 +953,7 @@ def check_dropout_backward(student_fn, hidden=False, seed=0):
           "return zeros (if p == 1: ...) without dividing.")
     _check("dropout_backward", student_fn, ref("dropout_backward"), cases,
            forbidden=[ref("dropout_backward"), ref("dropout"),
-                      "lessonlib.layers_norm.Dropout.backward"],
+                      "lessonlib.nn.normalization.Dropout.backward"],
            hints=[(("nan/inf", "p = 1"), p1), (("ZeroDivisionError", "p = 1"), p1),
                   (("changed its input",), _in_place(["dout", "mask"]))],
            diagnoses=diagnoses)

@@ -247,7 +247,7 @@ class _Auditor(ast.NodeVisitor):
                     self.flag(f"uses lessonlib internals ({full})")
                 elif not full.startswith(("lessonlib.checks", "lessonlib.viz",
                                           "lessonlib.data")) and node.attr not in (
-                        "checks", "viz", "viz_nn", "data"):
+                        "checks", "viz", "data"):
                     self._reference(node.attr, "calls")
             elif mod == "sys" and node.attr in _SYS_ATTRS - _SYS_READ_OK:
                 self.flag(f"uses sys.{node.attr}")

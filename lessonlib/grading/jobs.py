@@ -31,6 +31,7 @@ import shutil
 import sys
 import warnings
 
+from .course import nbgrader_env
 from .verdict import UnsupportedGradeCell, parse_grade_cell
 
 __all__ = ["init_worker", "build_template", "grade_student", "export_grades"]
@@ -45,8 +46,7 @@ def init_worker():
     """
     sys.modules.setdefault("rfc3987_syntax", None)
     warnings.simplefilter("ignore")   # library warnings mean nothing to the instructor
-    # nbgrader runs the `alembic` executable installed next to this Python
-    os.environ["PATH"] = os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", "")
+    os.environ["PATH"] = nbgrader_env()["PATH"]   # nbgrader runs `alembic`
     import nbgrader.converters  # noqa: F401
 
 

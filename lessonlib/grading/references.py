@@ -6,7 +6,7 @@ a copy of the ``lessonlib`` package put first on its ``PYTHONPATH``
 graded in A is replaced by a stub module: the same names, none of the
 code. So a student's ``conv2d`` that returns ``lessonlib.conv2d(...)``
 (under any name, through ``importlib``, ``reload``, the module's source
-file, ``lessonlib.conv_loops`` or ``lessonlib.Conv2d``) gets
+file, ``lessonlib.loops.conv`` or ``lessonlib.Conv2d``) gets
 ``lessonlib._unavailable.ReferenceUnavailable`` (a ``RuntimeError``)
 instead of the answer, and the stub writes one line
 ``LESSONLIB-REFERENCE-CALLED <dotted name> (<where>)`` to the kernel's
@@ -63,13 +63,15 @@ REFERENCE_MARK = "LESSONLIB-REFERENCE-CALLED"
 # The convolution stack: whichever of these is left, the others' results follow.
 #   conv            conv2d (groups, stride, padding, dilation), conv2d_backward,
 #                   depthwise_separable_conv2d; output shapes are conv_output_size
-#   conv_im2col     the engine conv and conv_transpose run on (forward, backward)
-#   conv_loops      loop versions of conv2d, conv2d_backward, conv_transpose2d
+#   fast.im2col     the engine conv and conv_transpose run on (forward, backward)
+#   loops.conv      loop versions of conv2d, conv2d_backward, conv_transpose2d
 #   conv_transpose  conv_transpose2d, the adjoint of conv2d: its backward is a conv2d
 #                   forward, and conv2d_backward's dx is a conv_transpose2d
-#   layers_conv     Conv2d / ConvTranspose2d, whose forward and backward are the above
-_CONV = frozenset({"conv", "conv_im2col", "conv_loops", "conv_transpose", "layers_conv"})
-_POOL = frozenset({"pooling", "pool_loops"})   # pooling and its loop versions
+#   nn.conv         Conv2d / ConvTranspose2d, whose forward and backward are the above
+_CONV = frozenset({"conv", "fast.im2col", "loops.conv", "conv_transpose", "nn.conv"})
+# pooling and its loop versions (loops.pooling also holds the loop of the pooling
+# gradient with switches for known mistakes that the checks of 06 build diagnoses from)
+_POOL = frozenset({"pooling", "loops.pooling"})
 _TRAINING = frozenset({"checks.training"})       # the checks of 09 and their references
 
 #: Check name -> the lessonlib modules (relative to ``lessonlib``) that compute the
@@ -87,14 +89,15 @@ GRADED_FAMILIES: dict[str, frozenset[str]] = {
     # A kernel the student designs: lessonlib holds none to return.
     "check_vertical_edge_kernel": frozenset(),
     # -------------------------------------------------------------- 02_padding_stride
-    # signal.pad2d itself; conv2d's zero padding with a 1x1 identity kernel pads too.
-    "check_pad2d": frozenset({"signal"}) | _CONV,
+    # padding.pad2d itself; conv2d's zero padding with a 1x1 identity kernel pads too, and
+    # so does signal.correlate2d(x, kernel, "full") with a one-hot corner kernel.
+    "check_pad2d": frozenset({"padding", "signal"}) | _CONV,
     # arithmetic.conv_output_size itself; it is the output shape of every convolution
     # (conv's output_hw, Conv2d, the dout shape checks of the backward functions) and,
     # for the dilated span, of pooling (pooling._output_size is an lru_cache of it;
-    # MaxPool2d / AvgPool2d in layers). viz's sliding-window figures and the drills'
+    # MaxPool2d / AvgPool2d in nn.layers). viz's sliding-window figures and the drills'
     # feedback print it too: see DISPLAY_ORACLES.
-    "check_conv_output_size": frozenset({"arithmetic", "layers"}) | _CONV | _POOL,
+    "check_conv_output_size": frozenset({"arithmetic", "nn.layers"}) | _CONV | _POOL,
     # ------------------------------------------------------------------- 03_channels
     # conv2d itself; the exercise's check also refuses signal.correlate2d, since a
     # layer's output is a sum of per-channel correlate2d maps plus the bias.
@@ -103,39 +106,39 @@ GRADED_FAMILIES: dict[str, frozenset[str]] = {
     "check_conv2d_fast": frozenset({"signal"}) | _CONV,
     # Conv2d(in, out, k, bias=...).params holds exactly the counted arrays; the
     # check's reference is checks.channels.conv2d_param_count_reference.
-    "check_conv2d_param_count": frozenset({"layers_conv", "checks.channels"}),
+    "check_conv2d_param_count": frozenset({"nn.conv", "checks.channels"}),
     # Likewise Linear(...).params (layers) and linear_param_count_reference.
-    "check_linear_param_count": frozenset({"layers", "checks.channels"}),
+    "check_linear_param_count": frozenset({"nn.layers", "checks.channels"}),
     # --------------------------------------------------------------- 04_relu_pooling
     # activations.relu (and relu_backward(x, x) == relu(x)); layers.ReLU; max pooling
     # with (1, 2) windows over x stacked with zeros is max(x, 0).
-    "check_relu": frozenset({"activations", "layers"}) | _POOL,
+    "check_relu": frozenset({"activations", "nn.layers"}) | _POOL,
     # pooling, its loop versions, MaxPool2d / AvgPool2d (layers).
-    "check_max_pool2d": frozenset({"layers"}) | _POOL,
+    "check_max_pool2d": frozenset({"nn.layers"}) | _POOL,
     # ... and average pooling (count_include_pad) is a depthwise conv2d with a box
     # kernel: conv2d(x, ones((C, 1, k, k)) / k**2, stride=s, padding=p, groups=C).
-    "check_avg_pool2d": frozenset({"layers"}) | _POOL | _CONV,
+    "check_avg_pool2d": frozenset({"nn.layers"}) | _POOL | _CONV,
     # ----------------------------------------------------------------- 05_classifier
     # linear.flatten; layers.Flatten reshapes by itself.
-    "check_flatten": frozenset({"linear", "layers"}),
+    "check_flatten": frozenset({"linear", "nn.layers"}),
     # linear.linear; layers.Linear; a 1x1 conv2d of (N, in, 1, 1) is a linear layer.
-    "check_linear": frozenset({"linear", "layers"}) | _CONV,
+    "check_linear": frozenset({"linear", "nn.layers"}) | _CONV,
     # activations.softmax; N * cross_entropy_backward(z, t) + onehot(t) is softmax
     # (losses, layers.CrossEntropyLoss); the check's _ce_backward_parts computes it.
-    "check_softmax": frozenset({"activations", "losses", "layers",
+    "check_softmax": frozenset({"activations", "losses", "nn.layers",
                                 "checks.classifier"}),
     # activations.log_softmax; -cross_entropy(z[n:n+1], [c]) is log_softmax(z)[n, c];
     # the check's _ce_parts returns it.
-    "check_log_softmax": frozenset({"activations", "losses", "layers",
+    "check_log_softmax": frozenset({"activations", "losses", "nn.layers",
                                     "checks.classifier"}),
     # losses.cross_entropy, layers.CrossEntropyLoss; with lessonlib's log_softmax
     # (activations) only the picking and the mean would be left; _ce_parts.
-    "check_cross_entropy": frozenset({"losses", "activations", "layers",
+    "check_cross_entropy": frozenset({"losses", "activations", "nn.layers",
                                       "checks.classifier"}),
     # losses, CrossEntropyLoss.backward; (softmax(z) - onehot) / N with lessonlib's
     # softmax (activations); _ce_backward_parts. Not gradcheck: a numerical gradient of
     # the student's own cross_entropy is the notebook's own verification (section 6).
-    "check_cross_entropy_backward": frozenset({"losses", "activations", "layers",
+    "check_cross_entropy_backward": frozenset({"losses", "activations", "nn.layers",
                                                "checks.classifier"}),
     # ------------------------------------------------------------------ 06_backprop
     # gradcheck.numerical_gradient (and gradcheck); the check's _exact returns the exact
@@ -143,19 +146,18 @@ GRADED_FAMILIES: dict[str, frozenset[str]] = {
     # checks.fixtures.Smooth, must reach the kernel: see NEVER_BLOCKED).
     "check_numerical_gradient": frozenset({"gradcheck", "checks.backprop"}),
     # activations.relu_backward; ReLU.backward (layers).
-    "check_relu_backward": frozenset({"activations", "layers"}),
+    "check_relu_backward": frozenset({"activations", "nn.layers"}),
     # linear.linear_backward; Linear.backward; conv2d_backward of 1x1 kernels on
     # (N, in, 1, 1) returns exactly (dx, dweight, dbias); the check's _lin_parts
     # (checks.backprop) is linear_backward.
-    "check_linear_backward": frozenset({"linear", "layers", "checks.backprop"})
+    "check_linear_backward": frozenset({"linear", "nn.layers", "checks.backprop"})
     | _CONV,
-    # pooling.max_pool2d_backward, the loop version, MaxPool2d.backward, and the
-    # checks' own pool_backward_loop (checks._oracles), correct by default.
-    "check_max_pool2d_backward": frozenset({"layers", "checks._oracles"}) | _POOL,
+    # pooling.max_pool2d_backward, the loop versions, MaxPool2d.backward (the loop with
+    # switches the checks build diagnoses from, loops.pooling, is correct by default).
+    "check_max_pool2d_backward": frozenset({"nn.layers"}) | _POOL,
     # ... the same for average pooling, which is also a depthwise box-kernel conv:
     # its gradient is conv2d_backward's dx (or a conv_transpose2d) of that kernel.
-    "check_avg_pool2d_backward": frozenset({"layers", "checks._oracles"}) | _POOL
-    | _CONV,
+    "check_avg_pool2d_backward": frozenset({"nn.layers"}) | _POOL | _CONV,
     # conv.conv2d_backward, the loop version, Conv2d.backward; conv_transpose2d gives
     # dx and conv_transpose2d_backward the correlations dweight is made of.
     "check_conv2d_backward": _CONV,
@@ -178,14 +180,15 @@ GRADED_FAMILIES: dict[str, frozenset[str]] = {
     # trap); train.train_digits_cnn's loop and the check's _step are the whole step.
     "check_train_step": frozenset({"optim", "train", "train.digits", "train.mnist", "checks.lenet"}),
     # ------------------------------------------------------------------- 08_beyond
-    # Conv2d(in, out, k, groups=g, bias=b).params (layers_conv); the check's _param_count.
-    "check_conv_param_count": frozenset({"layers_conv", "checks.beyond"}),
+    # Conv2d(in, out, k, groups=g, bias=b).params (nn.conv); the check's _param_count,
+    # which is checks.channels.conv2d_param_count_reference with groups.
+    "check_conv_param_count": frozenset({"nn.conv", "checks.beyond", "checks.channels"}),
     # conv2d(groups=g), Conv2d(groups=g), conv_transpose2d_backward with groups; the
     # exercise builds on conv2d with groups=1, which PERMITTED keeps.
     "check_grouped_conv2d": _CONV | {"checks.beyond"},
     # A 1x1 conv2d (its weight (C_out, C_in, 1, 1)), Conv2d, conv_transpose2d of the
     # transposed weight; and a linear layer at every pixel: linear.linear, layers.Linear.
-    "check_pointwise_conv2d": _CONV | {"linear", "layers", "checks.beyond"},
+    "check_pointwise_conv2d": _CONV | {"linear", "nn.layers", "checks.beyond"},
     # conv.depthwise_separable_conv2d itself, or two grouped conv2d calls.
     "check_depthwise_separable_conv2d": _CONV | {"checks.beyond"},
     # conv2d(dilation=d), its loop version, Conv2d(dilation=d); conv2d with groups=1 and
@@ -203,21 +206,21 @@ GRADED_FAMILIES: dict[str, frozenset[str]] = {
     "check_train_val_split": _TRAINING | {"split"},
     # init.kaiming_normal; naive_normal(shape, sqrt(2 / fan_in), rng) is the same draw,
     # init_model the same weights; the check's _normal.
-    "check_kaiming_normal": _TRAINING | {"init"},
+    "check_kaiming_normal": _TRAINING | {"nn.init"},
     # optim.momentum_step, and SGD(momentum=...).step of a one-parameter model; the
     # check's own step.
     "check_momentum_step": _TRAINING | {"optim"},
     # optim.adam_step, and Adam.step; the check's _adam.
     "check_adam_step": _TRAINING | {"optim"},
     # normalization.batch_norm2d / batch_norm2d_backward, and BatchNorm2d.forward /
-    # .backward (layers_norm), which call them; the check's _bn and _bn_back. The
+    # .backward (nn.normalization), which call them; the check's _bn and _bn_back. The
     # notebook's networks need the layer: PERMITTED keeps an independent BatchNorm2d.
-    "check_batch_norm2d": _TRAINING | {"normalization", "layers_norm"},
-    "check_batch_norm2d_backward": _TRAINING | {"normalization", "layers_norm"},
-    # dropout.dropout / dropout_backward, and Dropout.forward / .backward (layers_norm);
+    "check_batch_norm2d": _TRAINING | {"normalization", "nn.normalization"},
+    "check_batch_norm2d_backward": _TRAINING | {"normalization", "nn.normalization"},
+    # dropout.dropout / dropout_backward, and Dropout.forward / .backward (nn.normalization);
     # the check's _drop. PERMITTED keeps an independent Dropout layer for the notebook.
-    "check_dropout": _TRAINING | {"dropout", "layers_norm"},
-    "check_dropout_backward": _TRAINING | {"dropout", "layers_norm"},
+    "check_dropout": _TRAINING | {"dropout", "nn.normalization"},
+    "check_dropout_backward": _TRAINING | {"dropout", "nn.normalization"},
     # augment.random_shifts, and shift_images with one offset per image is all of it but
     # the draw (train.mnist only imports them); the check's _shifts. PERMITTED keeps
     # shift_images with one int offset for the whole batch, which the notebook's test of
@@ -231,8 +234,10 @@ DISPLAY_ORACLES: dict[str, tuple[str, ...]] = {
     # plot_sliding_window titles its figure "o = floor(...) + 1 = 3" and draws o x o
     # cells; the explorer and plot_coverage draw it; drill_feedback says whether a
     # guess equals conv_output_size (an oracle to search with).
-    "check_conv_output_size": ("viz.plot_sliding_window", "viz.sliding_window_explorer",
-                               "viz.plot_coverage", "checks.padding_stride.drill_feedback"),
+    "check_conv_output_size": ("viz.windows.plot_sliding_window",
+                               "viz.windows.sliding_window_explorer",
+                               "viz.windows.plot_coverage",
+                               "checks.padding_stride.drill_feedback"),
 }
 
 #: Check name -> {``module.name``: restriction} for functions of blocked modules that
@@ -260,7 +265,8 @@ PERMITTED: dict[str, dict[str, str]] = {
     # backward methods only (no function of batch normalisation or dropout is reachable),
     # and the checks refuse those methods by name, in the kernel too: a student's
     # batch_norm2d cannot be a BatchNorm2d in disguise.
-    **{c: {"layers_norm.BatchNorm2d": "as a layer", "layers_norm.Dropout": "as a layer"}
+    **{c: {"nn.normalization.BatchNorm2d": "as a layer",
+           "nn.normalization.Dropout": "as a layer"}
        for c in ("check_batch_norm2d", "check_batch_norm2d_backward", "check_dropout",
                  "check_dropout_backward")},
     # The notebook measures its networks on test digits shifted by one offset for all
@@ -273,7 +279,7 @@ PERMITTED: dict[str, dict[str, str]] = {
 #: (checks.fixtures holds what a check hands to the student's function: the model of
 #: train_step, the test function of numerical_gradient, built or rebuilt in the kernel.)
 NEVER_BLOCKED = frozenset({
-    "_validation", "layers_base", "data", "viz_nn", "checks", "checks._core",
+    "_validation", "nn.module", "data", "viz.networks", "checks", "checks._core",
     "checks._runner", "checks.fixtures", "grading", "grading.in_kernel",
 })
 
@@ -306,7 +312,7 @@ def blocked_modules(check_names):
     -------
     list of str
         Sorted module names relative to ``lessonlib`` (``"conv"``,
-        ``"checks._oracles"``, ...).
+        ``"nn.layers"``, ...).
 
     Raises
     ------
@@ -502,8 +508,8 @@ import numbers
 import numpy as np
 
 from lessonlib._unavailable import called
-from lessonlib._validation import as_float_array, as_pair, check_int, result_dtype
-from lessonlib.layers_base import Module, as_generator, check_input, float_dtype
+from lessonlib._validation import (as_float_array, as_generator, as_pair, check_int,
+                                   float_dtype, result_dtype)
 
 
 def conv2d_groups1(module, name, message, rule):
@@ -583,6 +589,8 @@ def _per_channel(a):
 
 def batch_norm_layer(module, name, message, rule):
     """``BatchNorm2d``, computed in its methods: no function of batch normalisation."""
+    # Imported here, not above: lessonlib.nn imports the stubs that call this factory.
+    from lessonlib.nn.module import Module, check_input
 
     class BatchNorm2d(Module):
         def __init__(self, num_features, eps=1e-5, momentum=0.1, dtype=np.float64):
@@ -644,6 +652,7 @@ def batch_norm_layer(module, name, message, rule):
 
 def dropout_layer(module, name, message, rule):
     """``Dropout``, computed in its methods: no function of dropout."""
+    from lessonlib.nn.module import Module   # see batch_norm_layer
 
     class Dropout(Module):
         def __init__(self, p=0.5, rng=None):
@@ -695,8 +704,8 @@ def shift_whole_batch(module, name, message, rule):
 '''
 
 _PERMITTED_FACTORIES = {"conv.conv2d": "conv2d_groups1",
-                        "layers_norm.BatchNorm2d": "batch_norm_layer",
-                        "layers_norm.Dropout": "dropout_layer",
+                        "nn.normalization.BatchNorm2d": "batch_norm_layer",
+                        "nn.normalization.Dropout": "dropout_layer",
                         "augment.shift_images": "shift_whole_batch"}
 
 

@@ -24,10 +24,9 @@ import time
 import numpy as np
 
 from .._threads import blas_limit
-from .._validation import as_float_array, check_int
+from .._validation import as_float_array, as_generator, check_int, float_dtype
 from ..data import load_digits
-from ..layers import Conv2d, CrossEntropyLoss, Flatten, Linear, MaxPool2d, ReLU, Sequential
-from ..layers_base import as_generator, float_dtype
+from ..nn import Conv2d, CrossEntropyLoss, Flatten, Linear, MaxPool2d, ReLU, Sequential
 from ..optim import SGD
 
 __all__ = ["make_digits_cnn", "train_digits_cnn", "evaluate", "predict", "DEFAULT_LR"]

@@ -31,10 +31,9 @@ import numpy as np
 
 from .._threads import blas_limit
 from ..augment import random_shifts, shift_images
-from .._validation import as_float_array, check_int
+from .._validation import as_float_array, as_generator, check_int, float_dtype
 from ..data import load_mnist
-from ..layers import Conv2d, CrossEntropyLoss, Flatten, Linear, MaxPool2d, ReLU, Sequential
-from ..layers_base import as_generator, float_dtype
+from ..nn import Conv2d, CrossEntropyLoss, Flatten, Linear, MaxPool2d, ReLU, Sequential
 from ..optim import SGD
 from .digits import evaluate
 
