@@ -209,7 +209,7 @@ def test_transposed_padding_that_removes_everything_is_refused():
     ({"stride": 0}, r"stride must be >= 1, got 0"),
     ({"kernel_size": 0}, r"kernel_size must be >= 1"),
     ({"output_padding": -1}, r"output_padding must be >= 0, got -1"),
-    ({"padding": -1}, r"padding must be >= 0 on every side, got -1"),
+    ({"padding": -1}, r"padding must be >= 0, got -1"),
 ])
 def test_conv_transpose_output_size_rejects_out_of_range_values(kwargs, match):
     args = {"n": 3, "kernel_size": 3, **kwargs}
