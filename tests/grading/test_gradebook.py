@@ -107,16 +107,20 @@ class Postgres:
             shutil.rmtree(self.base, ignore_errors=True)
 
 
-@pytest.fixture(scope="module")
-def postgres():
+def _postgres():
+    """A :class:`Postgres` not yet started, or a skip (a failure under CI) saying what is missing."""
     try:
         import psycopg  # noqa: F401
     except ImportError:
         _missing("psycopg is not installed (pip install 'psycopg[binary]')")
-    pg = Postgres()
-    if not (pg.initdb and pg.pg_ctl):
-        shutil.rmtree(pg.base, ignore_errors=True)
+    if not (_pg_bin("initdb") and _pg_bin("pg_ctl")):
         _missing("PostgreSQL's initdb/pg_ctl are not installed (apt-get install postgresql)")
+    return Postgres()
+
+
+@pytest.fixture(scope="module")
+def postgres():
+    pg = _postgres()
     try:
         pg.start()
     except (subprocess.CalledProcessError, KeyError) as exc:
@@ -126,13 +130,6 @@ def postgres():
         pytest.fail(f"PostgreSQL did not start: {exc}: {getattr(exc, 'stderr', '')} {text}")
     yield pg
     pg.stop()
-
-
-@pytest.fixture(scope="module")
-def template_db(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("template")
-    root = make_demo_course(folder / "course")
-    return fakes.make_template_db(root, str(folder / "gradebook.db"))
 
 
 @pytest.fixture
@@ -335,13 +332,8 @@ def test_definitions_reach_an_empty_postgresql_database(template_db, postgres, m
 
 def test_the_postgresql_server_is_stopped_by_its_owner():
     """Control of the fixture itself: a server that was started answers, then does not."""
-    try:
-        import psycopg
-    except ImportError:
-        _missing("psycopg is not installed")
-    pg = Postgres()
-    if not (pg.initdb and pg.pg_ctl):
-        _missing("PostgreSQL's initdb/pg_ctl are not installed")
+    pg = _postgres()
+    import psycopg
     pg.start()
     try:
         with psycopg.connect(f"host=127.0.0.1 port={pg.port} user=grader dbname=postgres",

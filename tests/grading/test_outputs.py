@@ -43,13 +43,6 @@ FULL = {"01_alpha": "3", "02_beta": "4"}
 DANGEROUS = ("=", "+", "-", "@", "\t", "\r")
 
 
-@pytest.fixture(scope="session")
-def template_db(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("template")
-    root = make_demo_course(folder / "course")
-    return fakes.make_template_db(root, str(folder / "gradebook.db"))
-
-
 @pytest.fixture
 def g(tmp_path, monkeypatch, template_db):
     """A demo course, a class, an OUT, and the fake jobs in place."""
