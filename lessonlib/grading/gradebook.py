@@ -86,10 +86,7 @@ def show_url(url):
 
 def _engine_args(url):
     from sqlalchemy.engine import make_url
-    backend = make_url(url).get_backend_name()
-    if backend == "postgresql":
-        return {"connect_args": {"connect_timeout": CONNECT_TIMEOUT}}
-    if backend == "mysql":
+    if make_url(url).get_backend_name() in ("postgresql", "mysql"):
         return {"connect_args": {"connect_timeout": CONNECT_TIMEOUT}}
     return {}
 
@@ -239,8 +236,7 @@ def merge(src_url, dst_url, course_id, submissions):
 
 
 def _merge_submission(sub, dst, sid, a):
-    target = dst.update_or_create_submission(a, sid, timestamp=sub.timestamp,
-                                             extension=sub.extension)
+    dst.update_or_create_submission(a, sid, timestamp=sub.timestamp, extension=sub.extension)
     for nb in sub.notebooks:
         tnb = dst.find_submission_notebook(nb.name, a, sid)
         tnb.flagged = nb.flagged
@@ -259,7 +255,6 @@ def _merge_submission(sub, dst, sid, a):
             tc.auto_comment = c.auto_comment
             if c.manual_comment is not None:
                 tc.manual_comment = c.manual_comment
-    return target
 
 
 def submissions(url, course_id):
