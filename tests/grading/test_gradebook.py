@@ -267,17 +267,22 @@ def test_a_gradebook_that_fails_while_written_keeps_out(g, tmp_path, monkeypatch
     from sqlalchemy.exc import OperationalError
     url = gradebook.sqlite_url(str(tmp_path / "course.db"))
 
-    def lost(*args, **kwargs):
-        raise OperationalError("INSERT", {}, Exception("server closed the connection"))
+    real_merge = gradebook.merge
 
-    monkeypatch.setattr(gradebook, "merge", lost)
+    def lost(src, dst, *args, **kwargs):   # only the write into --gradebook's database fails
+        if dst == url:
+            raise OperationalError("INSERT", {}, Exception("server closed the connection"))
+        return real_merge(src, dst, *args, **kwargs)
+
     monkeypatch.setattr(grun.gradebook, "merge", lost)
     assert g.cli("--gradebook", url) == 2
     err = capsys.readouterr().err
     assert "not completely written" in err and "server closed the connection" in err
     assert "a rerun writes the gradebook again" in err
-    with open(g.out / "grades.csv") as fh:         # OUT was published before
-        assert len(list(csv.DictReader(fh))) == 6
+    with open(g.out / "grades.csv") as fh:         # OUT was published, every row graded
+        rows = list(csv.DictReader(fh))
+    assert len(rows) == 6 and {r["status"] for r in rows} == {"graded"}
+    assert scores(gradebook.sqlite_url(str(g.out / "gradebook.db")), course_id(g)) == EXPECTED
 
 
 def test_merge_reads_the_student_gradebook_read_only(template_db, tmp_path, monkeypatch):
